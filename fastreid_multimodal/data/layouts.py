@@ -1,0 +1,27 @@
+"""Where each data set must be placed under $FASTREID_DATASETS (shown when one is missing)."""
+import os
+
+DEMO_COMMAND = "make demo   (SynthPerson: generated on the fly, no download)"
+
+LAYOUTS = {
+    "Market1501": "Market-1501-v15.09.15/{bounding_box_train,query,bounding_box_test}/*.jpg",
+    "DukeMTMC": "DukeMTMC-reID/{bounding_box_train,query,bounding_box_test}/*.jpg",
+    "MSMT17": "MSMT17_V2/{mask_train_v2,mask_test_v2}/ + "
+              "{list_train,list_val,list_query,list_gallery}.txt",
+    "CUHK03": "cuhk03/cuhk03_release/cuhk-03.mat + cuhk03/cuhk03_new_protocol_config_"
+              "{detected,labeled}.mat",
+}
+
+
+def datasets_root():
+    return os.getenv("FASTREID_DATASETS", "datasets")
+
+
+def describe_missing(dataset_name, missing_path):
+    """One message: what is missing, where it is looked for, the layout, the no-download demo."""
+    root = os.path.abspath(datasets_root())
+    layout = LAYOUTS.get(dataset_name, "see the data set's documentation")
+    return (f"data set {dataset_name}: '{missing_path}' does not exist.\n"
+            f"  Data sets are read from FASTREID_DATASETS={root}\n"
+            f"  expected layout: $FASTREID_DATASETS/{layout}\n"
+            f"  to try the project without any download: {DEMO_COMMAND}")

@@ -1,0 +1,107 @@
+"""Command-line plumbing shared by tools/: config loading with clear errors, setup, error exit."""
+import difflib
+import logging
+import os
+import sys
+
+from fastreid.config import get_cfg
+from fastreid.engine import default_argument_parser as _fastreid_argument_parser
+from fastreid.engine import default_setup as _fastreid_default_setup
+from fastreid.utils.env import seed_all_rng
+
+from ..compat import resolve_device
+from ..config import add_multimodal_config
+from ..errors import ConfigError, UserError
+
+
+def default_argument_parser():
+    """FastReID's parser (--config-file, --resume, --eval-only, --num-gpus, ..., KEY VALUE opts)."""
+    parser = _fastreid_argument_parser()
+    parser.description = "fastreid-multimodal training and evaluation"
+    return parser
+
+
+def _all_keys(cfg, prefix=""):
+    for key, value in cfg.items():
+        name = prefix + key
+        if isinstance(value, dict):
+            yield from _all_keys(value, name + ".")
+        else:
+            yield name
+
+
+def _unknown_key_error(cfg, exc, source):
+    message = str(exc.args[0]) if exc.args else str(exc)
+    if "Non-existent config key" not in message:
+        return ConfigError(f"{source}: {message}")
+    key = message.split(":", 1)[1].strip()
+    close = difflib.get_close_matches(key, list(_all_keys(cfg)), n=3, cutoff=0.6)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    return ConfigError(f"{source}: unknown config key {key}.{hint}")
+
+
+def load_config(config_file="", opts=(), check_files=True):
+    """FastReID defaults + our keys + a yacs file (with _BASE_) + KEY VALUE overrides."""
+    cfg = get_cfg()
+    add_multimodal_config(cfg)
+    if config_file:
+        if not os.path.isfile(config_file):
+            raise ConfigError(f"config file '{config_file}' does not exist")
+        try:
+            cfg.merge_from_file(config_file)
+        except KeyError as exc:
+            raise _unknown_key_error(cfg, exc, config_file) from None
+        except (ValueError, TypeError, AssertionError) as exc:
+            raise ConfigError(f"{config_file}: {exc}") from None
+    if opts:
+        flags = [o for o in opts if str(o).startswith("--")]
+        if flags:
+            raise ConfigError(f"{' '.join(flags)}: flags must come before the KEY VALUE overrides")
+        if len(opts) % 2:
+            raise ConfigError(f"command-line overrides must be KEY VALUE pairs, got {list(opts)}")
+        try:
+            cfg.merge_from_list(list(opts))
+        except KeyError as exc:
+            raise _unknown_key_error(cfg, exc, "command line") from None
+        except (ValueError, TypeError, AssertionError) as exc:
+            raise ConfigError(f"command line: {exc}") from None
+    if check_files:
+        check_config_files(cfg)
+    resolve_device(cfg)
+    cfg.freeze()
+    return cfg
+
+
+def check_config_files(cfg):
+    """Files a config points to must exist before anything is built."""
+    weights = cfg.MODEL.WEIGHTS
+    if weights and not os.path.isfile(weights):
+        raise ConfigError(f"MODEL.WEIGHTS: checkpoint file '{weights}' does not exist "
+                          "(expected a .pth written by a FastReID/fastreid-multimodal run, "
+                          "e.g. OUTPUT_DIR/model_final.pth)")
+    if cfg.MODEL.BACKBONE.PRETRAIN and cfg.MODEL.BACKBONE.PRETRAIN_PATH \
+            and not os.path.isfile(cfg.MODEL.BACKBONE.PRETRAIN_PATH):
+        raise ConfigError(f"MODEL.BACKBONE.PRETRAIN_PATH: '{cfg.MODEL.BACKBONE.PRETRAIN_PATH}' "
+                          "does not exist (expected a local weight file; nothing is downloaded)")
+
+
+def default_setup(cfg, args):
+    """FastReID's setup (logger, env info, config dump) plus a reproducible seed from cfg.SEED."""
+    _fastreid_default_setup(cfg, args)
+    from fastreid.utils import comm
+    from fastreid.utils.logger import setup_logger
+    setup_logger(cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="fastreid_multimodal",
+                 abbrev_name="fmm")
+    if cfg.SEED >= 0:
+        seed_all_rng(cfg.SEED + comm.get_rank())
+    return cfg
+
+
+def run_cli(main, *args):
+    """Run ``main(*args)``; a UserError ends the process with its message alone (exit code 2)."""
+    try:
+        return main(*args)
+    except UserError as exc:
+        logging.getLogger("fastreid_multimodal").debug("user error", exc_info=True)
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

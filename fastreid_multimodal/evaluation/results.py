@@ -1,0 +1,35 @@
+"""The results table of a run: R1/R5/R10/mAP/mINP per target data set, as markdown and JSON."""
+import json
+import numbers
+import os
+
+from ..compat import atomic_write_text
+
+COLUMNS = (("Rank-1", "R1"), ("Rank-5", "R5"), ("Rank-10", "R10"), ("mAP", "mAP"), ("mINP", "mINP"))
+
+
+def format_table(results):
+    """Markdown table; ``results`` maps target name -> FastReID metric dict (percentages)."""
+    lines = ["| target | " + " | ".join(short for _, short in COLUMNS) + " |",
+             "|---" * (len(COLUMNS) + 1) + "|"]
+    for target, metrics in results.items():
+        cells = [f"{float(metrics[key]):.1f}" if key in metrics else "-" for key, _ in COLUMNS]
+        lines.append(f"| {target} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_results(results, output_dir):
+    """Write results.md and results.json (atomically) into ``output_dir``; returns their paths."""
+    os.makedirs(output_dir, exist_ok=True)
+    clean = {target: {k: float(v) for k, v in metrics.items() if isinstance(v, numbers.Real)}
+             for target, metrics in results.items()}
+    md_path = os.path.join(output_dir, "results.md")
+    json_path = os.path.join(output_dir, "results.json")
+    atomic_write_text(md_path, format_table(clean) + "\n")
+    atomic_write_text(json_path, json.dumps(clean, indent=2, sort_keys=True) + "\n")
+    return md_path, json_path
+
+
+def read_results(output_dir):
+    with open(os.path.join(output_dir, "results.json")) as f:
+        return json.load(f)
