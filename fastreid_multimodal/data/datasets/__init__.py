@@ -1,0 +1,1 @@
+"""Every module here registers one dataset in fastreid's DATASET_REGISTRY."""
