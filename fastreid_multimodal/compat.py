@@ -77,6 +77,8 @@ def _quiet_import_warnings():
     layout on every construction."""
     warnings.filterwarnings("ignore", message="Cython rank evaluation", module="fastreid")
     warnings.filterwarnings("ignore", message="The current data structure is deprecated")
+    # fastreid's collect_env imports torch.utils.cpp_extension, which warns on CPU-only machines
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     # torch.utils.tensorboard pulls in a deprecated pkg_resources API on some setuptools versions.
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
 
@@ -477,13 +479,20 @@ def _ddp(model, device_ids=None, **kwargs):
     from torch.nn.parallel import DistributedDataParallel
     if next(model.parameters()).device.type == "cpu":
         device_ids = None  # DDP on CPU (gloo) takes no device ids
-    return DistributedDataParallel(model, device_ids=device_ids, **kwargs)
+    with warnings.catch_warnings():
+        # fastreid relies on broadcast_buffers=False (no buffer sync at init); torch>=2.11 calls
+        # it deprecated but its replacement does not offer that yet
+        warnings.filterwarnings("ignore", message=".*broadcast_buffers", category=FutureWarning)
+        return DistributedDataParallel(model, device_ids=device_ids, **kwargs)
 
 
 def _fix_distributed_cpu():
     """Defect 13: fastreid's launch asserts CUDA and hard-codes the NCCL backend, and DefaultTrainer
     passes GPU device_ids to DDP. Multi-process training now uses gloo where there is no GPU."""
-    from fastreid.engine import defaults, launch
+    import importlib
+
+    from fastreid.engine import defaults
+    launch = importlib.import_module("fastreid.engine.launch")  # the package attribute is the function
     _replace(launch, "_distributed_worker", _distributed_worker)
     _replace(defaults, "DistributedDataParallel", _ddp)
 

@@ -2,6 +2,7 @@
 import difflib
 import logging
 import os
+import re
 import sys
 
 from fastreid.config import get_cfg
@@ -32,9 +33,10 @@ def _all_keys(cfg, prefix=""):
 
 def _unknown_key_error(cfg, exc, source):
     message = str(exc.args[0]) if exc.args else str(exc)
-    if "Non-existent config key" not in message:
+    match = re.search(r"Non-existent (?:config )?key: (\S+)", message)
+    if not match:
         return ConfigError(f"{source}: {message}")
-    key = message.split(":", 1)[1].strip()
+    key = match.group(1)
     close = difflib.get_close_matches(key, list(_all_keys(cfg)), n=3, cutoff=0.6)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     return ConfigError(f"{source}: unknown config key {key}.{hint}")
@@ -49,10 +51,8 @@ def load_config(config_file="", opts=(), check_files=True):
             raise ConfigError(f"config file '{config_file}' does not exist")
         try:
             cfg.merge_from_file(config_file)
-        except KeyError as exc:
+        except (KeyError, ValueError, TypeError, AssertionError) as exc:
             raise _unknown_key_error(cfg, exc, config_file) from None
-        except (ValueError, TypeError, AssertionError) as exc:
-            raise ConfigError(f"{config_file}: {exc}") from None
     if opts:
         flags = [o for o in opts if str(o).startswith("--")]
         if flags:
@@ -61,10 +61,8 @@ def load_config(config_file="", opts=(), check_files=True):
             raise ConfigError(f"command-line overrides must be KEY VALUE pairs, got {list(opts)}")
         try:
             cfg.merge_from_list(list(opts))
-        except KeyError as exc:
+        except (KeyError, ValueError, TypeError, AssertionError) as exc:
             raise _unknown_key_error(cfg, exc, "command line") from None
-        except (ValueError, TypeError, AssertionError) as exc:
-            raise ConfigError(f"command line: {exc}") from None
     if check_files:
         check_config_files(cfg)
     resolve_device(cfg)

@@ -182,9 +182,10 @@ class Identity:
         return {k: getattr(self, k) for k in VISIBLE_ATTRIBUTES}
 
 
-#: the attributes a caption describes (FineGPR's 13 + skin + bag type)
+#: the attributes a caption describes (FineGPR's 13 + skin + bag and hat type)
 VISIBLE_ATTRIBUTES = ("gender", "hair", "age", "glasses", "short_sleeve", "top_length", "dress",
-                      "boots", "hat", "bag", "bag_type", "shoes", "upper", "lower", "skin")
+                      "boots", "hat", "hat_type", "bag", "bag_type", "shoes", "upper", "lower",
+                      "skin")
 
 
 def sample_identity(rng: np.random.Generator, pid: int,

@@ -209,13 +209,13 @@ WINTER = Domain(
     scene_probs=(0, 0, 0, 0, 0, 0.2, 0.3, 0.25, 0.25),
     cameras=(
         Camera(4, views=(30.0, 210.0), view_jitter=20, res=0.75, blur=0.5, noise=3.0,
-               cast=(0.9, 0.97, 1.1), contrast=0.8, saturation=0.75, scenes=(6, 7)),
+               cast=(0.9, 0.97, 1.1), contrast=0.9, saturation=0.8, scenes=(6, 7)),
         Camera(12, views=(110.0, 290.0), view_jitter=20, res=0.75, blur=0.4, noise=3.0,
-               cast=(0.88, 0.96, 1.12), contrast=0.78, saturation=0.7, scenes=(7, 8)),
+               cast=(0.88, 0.96, 1.12), contrast=0.88, saturation=0.78, scenes=(7, 8)),
         Camera(17, views=(160.0, 340.0), view_jitter=20, res=1.0, blur=0.3, noise=2.5,
-               cast=(0.92, 0.98, 1.08), contrast=0.85, saturation=0.8, scenes=(8, 9)),
+               cast=(0.92, 0.98, 1.08), contrast=0.92, saturation=0.82, scenes=(8, 9)),
         Camera(33, views=(320.0, 140.0), view_jitter=20, res=0.6, blur=0.6, noise=3.5,
-               cast=(0.86, 0.95, 1.14), contrast=0.75, saturation=0.7, scenes=(9, 6)),
+               cast=(0.86, 0.95, 1.14), contrast=0.86, saturation=0.76, scenes=(9, 6)),
     ),
     occlusion_prob=0.1,
     palette=Palette(

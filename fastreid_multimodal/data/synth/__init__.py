@@ -1,0 +1,28 @@
+"""SynthPerson: a procedural, FineGPR-style synthetic pedestrian renderer (numpy + PIL).
+
+Quick use::
+
+    from fastreid_multimodal.data.synth import generate_domain
+    path = generate_domain("datasets", "source", num_ids=100, images_per_id=8, seed=0)
+
+See ``domains`` for the built-in domains (source, campus, winter, night), ``render`` for how a
+picture is made and ``generate`` for the on-disk layout.
+"""
+from .attributes import (COLOUR_NAMES, COLOURS, SKIN_NAMES, SKIN_TONES, VISIBLE_ATTRIBUTES,
+                         Identity, nearest_colour, sample_identity)
+from .domains import (DOMAINS, ILLUMINATIONS, SCENES, VIEWPOINTS, WEATHERS, Camera, Domain,
+                      Palette, get_domain, viewpoint_name)
+from .generate import (domain_dir, ensure_domain, generate_domain, identity_rng, image_name,
+                       image_rng, make_contact_sheet, make_splits, parse_image_name, plan_images,
+                       read_domain, sample_domain_identity, save_image, save_mask)
+from .render import PART_NAMES, Environment, render, sample_environment
+
+__all__ = [
+    "COLOUR_NAMES", "COLOURS", "SKIN_NAMES", "SKIN_TONES", "VISIBLE_ATTRIBUTES", "Identity",
+    "nearest_colour", "sample_identity", "DOMAINS", "ILLUMINATIONS", "SCENES", "VIEWPOINTS",
+    "WEATHERS", "Camera", "Domain", "Palette", "get_domain", "viewpoint_name", "domain_dir",
+    "ensure_domain", "generate_domain", "identity_rng", "image_name", "image_rng",
+    "make_contact_sheet", "make_splits", "parse_image_name", "plan_images", "read_domain",
+    "sample_domain_identity", "save_image", "save_mask", "PART_NAMES", "Environment", "render",
+    "sample_environment",
+]
