@@ -7,6 +7,19 @@ def add_multimodal_config(cfg):
     _C = cfg
     _C.SEED = -1  # global RNG seed for torch/numpy/random; < 0 draws a fresh one (FastReID's default)
 
+    _C.DATASETS.FINEGPR = CN()
+    _C.DATASETS.FINEGPR.IMAGES_PER_ID = 11  # training images drawn per FineGPR identity (papers: 11); 0 = all
+    _C.DATASETS.FINEGPR.SEED = 0  # seed of that draw and of generated captions
+    _C.DATASETS.FINEGPR.CAPTIONS = "auto"  # auto: captions.txt if present else generated from attributes.json; file; generate
+    _C.DATASETS.FINEGPR.VERIFY_IMAGES = True  # decode-check images at load; broken ones are skipped and counted
+
+    _C.DATASETS.SYNTH = CN()
+    _C.DATASETS.SYNTH.NUM_IDS = 100  # identities rendered per SynthPerson domain (targets: half train, half test)
+    _C.DATASETS.SYNTH.IMAGES_PER_ID = 12  # images rendered per identity
+    _C.DATASETS.SYNTH.SIZE = [128, 64]  # rendered image size (H, W)
+    _C.DATASETS.SYNTH.SEED = 0  # renderer seed: same seed, same bytes
+    _C.DATASETS.SYNTH.WORKERS = 1  # processes used to render (same output for any number)
+
     _C.TEST.RESULTS = CN()
     _C.TEST.RESULTS.WRITE = True  # write results.md / results.json (R1/R5/R10/mAP per target) to OUTPUT_DIR
     return cfg

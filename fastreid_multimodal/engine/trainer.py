@@ -3,7 +3,7 @@ import logging
 from collections import OrderedDict
 
 import torch
-from fastreid.data import build_reid_test_loader
+from fastreid.data import build_reid_test_loader, build_reid_train_loader
 from fastreid.data.build import _test_loader_from_config
 from fastreid.engine import DefaultTrainer
 from fastreid.utils import comm
@@ -17,9 +17,14 @@ class MultimodalTrainer(DefaultTrainer):
     """DefaultTrainer whose evaluation also writes results.md/results.json to OUTPUT_DIR."""
 
     @classmethod
+    def build_train_loader(cls, cfg):
+        # dataset_cfg reaches our datasets' constructors (FastReID's own ignore it)
+        return build_reid_train_loader(cfg, combineall=cfg.DATASETS.COMBINEALL, dataset_cfg=cfg)
+
+    @classmethod
     def build_test_loader(cls, cfg, dataset_name):
         # fastreid's default of 4 test workers oversubscribes small machines
-        loader_args = _test_loader_from_config(cfg, dataset_name=dataset_name)
+        loader_args = _test_loader_from_config(cfg, dataset_name=dataset_name, dataset_cfg=cfg)
         return build_reid_test_loader(**loader_args, num_workers=cfg.DATALOADER.NUM_WORKERS)
 
     @classmethod

