@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import fastreid_multimodal  # noqa: F401  (patches fastreid before any test imports it)
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

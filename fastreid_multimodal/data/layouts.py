@@ -8,6 +8,12 @@ LAYOUTS = {
     "DukeMTMC": "DukeMTMC-reID/{bounding_box_train,query,bounding_box_test}/*.jpg",
     "MSMT17": "MSMT17_V2/{mask_train_v2,mask_test_v2}/ + "
               "{list_train,list_val,list_query,list_gallery}.txt",
+    "FineGPR": "FineGPR/images/{pid:04d}_c{01-36}_w{01-07}_l{01-07}_p{01-09}.jpg "
+               "(+ attributes.json / captions.txt; see README, 'Data sets')",
+    "FineGPRCaption": "FineGPR/images/*.jpg + FineGPR/captions.txt (ImageName:<file>, the "
+                      "caption is: <caption>) or FineGPR/attributes.json",
+    "CUHKPEDES": "CUHK-PEDES/reid_raw.json + CUHK-PEDES/imgs/<file_path>",
+    "RandPerson": "RandPerson/images/{pid}_s{scene}_c{cam}_f{frame}.jpg",
     "CUHK03": "cuhk03/cuhk03_release/cuhk-03.mat + cuhk03/cuhk03_new_protocol_config_"
               "{detected,labeled}.mat",
 }

@@ -1,2 +1,2 @@
 """Every module here registers dataset entries in fastreid's DATASET_REGISTRY."""
-from . import finegpr, finegpr_caption, synth_person  # noqa: F401
+from . import cuhkpedes, finegpr, finegpr_caption, randperson, synth_person  # noqa: F401

@@ -56,13 +56,13 @@ _OPAQUE_LUT[OCC1:OCC3 + 1] = True
 # ------------------------------------------------------------------------------------------
 #: illumination -> (background gain, person gain, colour temperature gains r,g,b)
 ILLUMINATION_FX = {
-    "Midnight": (0.36, 0.64, (0.84, 0.92, 1.16)),
+    "Midnight": (0.36, 0.7, (0.84, 0.92, 1.16)),
     "Dawn": (0.76, 0.84, (1.1, 0.96, 0.9)),
     "Forenoon": (0.97, 0.98, (0.98, 1.0, 1.03)),
     "Noon": (1.05, 1.05, (1.0, 1.0, 1.0)),
     "Afternoon": (1.0, 1.0, (1.05, 1.0, 0.93)),
     "Dusk": (0.64, 0.74, (1.2, 0.92, 0.72)),
-    "Night": (0.44, 0.74, (1.1, 0.98, 0.82)),
+    "Night": (0.44, 0.8, (1.1, 0.98, 0.82)),
 }
 #: weather -> (contrast, saturation, haze on person, haze on background, snow density,
 #:             snow streaks, ground-shadow strength)
