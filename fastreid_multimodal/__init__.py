@@ -7,7 +7,7 @@ from . import compat
 
 compat.apply()
 
-from . import data  # noqa: E402,F401  (registers datasets)
+from . import data, modeling  # noqa: E402,F401  (registers datasets, models, losses)
 from .config import add_multimodal_config  # noqa: E402,F401
 
 __version__ = "0.1.0"

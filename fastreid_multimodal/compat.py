@@ -182,7 +182,7 @@ def _fix_evaluator_compile():
             logger.info("Built fastreid's Cython ranking in %s", rank_cylib_dir())
             return
         logger.info("fastreid's Cython ranking is not built (run `make install` or "
-                    "`python -m fastreid_multimodal.compat --build-rank-cylib`); "
+                    "`python -m fastreid_multimodal.build_rank_cylib`); "
                     "using the slower Python ranking")
         reid_evaluation.ReidEvaluator._compile_attempted = True
 
@@ -514,6 +514,46 @@ def _fix_dataset_not_found_message():
     _replace(Dataset, "check_before_run", check_before_run)
 
 
+def _fix_checkpointer_without_tests():
+    """Defect 15: the PeriodicCheckpointer hook reads ``DATASETS.TESTS[0]`` and dies with
+    IndexError when a run has no test set (pre-training on FineGPR has none)."""
+    from fastreid.engine import hooks
+
+    orig = hooks.PeriodicCheckpointer.before_train
+
+    def before_train(self):
+        if len(self.trainer.cfg.DATASETS.TESTS) == 0:
+            self.max_epoch = self.trainer.max_epoch
+            self.metric_name = "metric"
+            return
+        return orig(self)
+
+    _replace(hooks.PeriodicCheckpointer, "before_train", before_train)
+
+
+def _fix_eval_period_zero():
+    """Defect 16: ``TEST.EVAL_PERIOD 0`` (no periodic evaluation) makes EvalHook.after_train
+    divide by zero at the end of training. 0 now means: evaluate once, after the last epoch."""
+    from fastreid.engine import hooks
+
+    orig_after_epoch = hooks.EvalHook.after_epoch
+    orig_after_train = hooks.EvalHook.after_train
+
+    def after_epoch(self):
+        if self._period > 0:
+            orig_after_epoch(self)
+
+    def after_train(self):
+        if self._period > 0:
+            return orig_after_train(self)
+        if self.trainer.epoch + 1 >= self.trainer.max_epoch:
+            self._do_eval()
+        del self._func
+
+    _replace(hooks.EvalHook, "after_epoch", after_epoch)
+    _replace(hooks.EvalHook, "after_train", after_train)
+
+
 def resolve_device(cfg):
     """MODEL.DEVICE defaults to 'cuda' in fastreid; fall back to the CPU where there is none."""
     if str(cfg.MODEL.DEVICE).startswith("cuda") and not cuda_available():
@@ -539,6 +579,8 @@ FIXES = [
     _fix_checkpoint_io,
     _fix_distributed_cpu,
     _fix_dataset_not_found_message,
+    _fix_checkpointer_without_tests,
+    _fix_eval_period_zero,
 ]
 
 
@@ -569,17 +611,3 @@ def unpatched(owner, name):
         yield
     finally:
         setattr(owner, name, patched)
-
-
-if __name__ == "__main__":
-    import argparse
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--build-rank-cylib", action="store_true",
-                        help="compile fastreid's Cython ranking in its package folder")
-    opts = parser.parse_args()
-    if opts.build_rank_cylib:
-        _fix_torch_six()
-        _fix_collections_mapping()
-        ok = build_rank_cylib(quiet=False)
-        print("fastreid Cython ranking:", "built" if ok else "NOT built (Python ranking will be used)")
-        sys.exit(0 if ok else 1)

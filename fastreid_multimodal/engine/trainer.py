@@ -8,6 +8,10 @@ from fastreid.data.build import _test_loader_from_config
 from fastreid.engine import DefaultTrainer
 from fastreid.utils import comm
 
+from fastreid.modeling.meta_arch.build import META_ARCH_REGISTRY
+
+from ..data.multimodal import build_multimodal_train_loader
+from ..errors import ConfigError
 from ..evaluation.results import format_table, write_results
 
 logger = logging.getLogger("fastreid_multimodal")
@@ -18,8 +22,21 @@ class MultimodalTrainer(DefaultTrainer):
 
     @classmethod
     def build_train_loader(cls, cfg):
+        if getattr(META_ARCH_REGISTRY.get(cfg.MODEL.META_ARCHITECTURE), "uses_text", False):
+            return build_multimodal_train_loader(cfg, cfg.MODEL.DMF.MODALITIES)
         # dataset_cfg reaches our datasets' constructors (FastReID's own ignore it)
         return build_reid_train_loader(cfg, combineall=cfg.DATASETS.COMBINEALL, dataset_cfg=cfg)
+
+    def resume_or_load(self, resume=True):
+        resuming = resume and self.checkpointer.has_checkpoint()
+        if not resuming and self.cfg.MODEL.WEIGHTS:
+            check_checkpoint_matches(self.model, self.cfg.MODEL.WEIGHTS)
+            stored = num_classes_in_checkpoint(self.cfg.MODEL.WEIGHTS)
+            if stored and stored != self.cfg.MODEL.HEADS.NUM_CLASSES:
+                logger.info("%s: its classifier has %d identities, this run %d: the classifier is "
+                            "re-initialised, every other matching weight is loaded",
+                            self.cfg.MODEL.WEIGHTS, stored, self.cfg.MODEL.HEADS.NUM_CLASSES)
+        return super().resume_or_load(resume=resume)
 
     @classmethod
     def build_test_loader(cls, cfg, dataset_name):
@@ -44,3 +61,29 @@ def num_classes_in_checkpoint(path):
     state = torch.load(path, map_location="cpu", weights_only=False).get("model", {})
     weights = [v for k, v in state.items() if k.endswith("heads.weight") and v.dim() == 2]
     return int(weights[0].shape[0]) if weights else 0
+
+
+def _unwrap(model):
+    return model.module if hasattr(model, "module") else model
+
+
+def check_checkpoint_matches(model, path, min_fraction=0.5):
+    """A checkpoint of another architecture is an error listing what does not match."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = state.get("model", state) if isinstance(state, dict) else {}
+    stored = {k[len("module."):] if k.startswith("module.") else k for k in state}
+    own = set(_unwrap(model).state_dict())
+    matched = own & stored
+    if len(matched) >= min_fraction * len(own):
+        return
+    missing = sorted(own - stored)
+    unexpected = sorted(stored - own)
+
+    def show(keys):
+        groups = sorted({".".join(k.split(".")[:2]) for k in keys})
+        return ", ".join(groups[:12]) + (f" ... ({len(groups)} groups)" if len(groups) > 12 else "")
+
+    raise ConfigError(f"MODEL.WEIGHTS: '{path}' is not a checkpoint of this architecture "
+                      f"({type(_unwrap(model)).__name__}): only {len(matched)} of {len(own)} weights "
+                      f"match.\n  missing in the checkpoint: {show(missing)}\n"
+                      f"  unexpected in the checkpoint: {show(unexpected)}")

@@ -57,8 +57,8 @@ class Camera:
     cid: int                                  # 1..36 (the ``c`` of the file name)
     views: Tuple[float, ...]                  # base viewpoint angles; one is drawn per image
     view_jitter: float = 5.0                  # +- uniform jitter (deg) around the base angle
-    res: float = 1.0                          # render resolution factor (<1: upscaled low-res)
-    blur: float = 0.0                         # gaussian blur radius at output resolution (px)
+    res: float = 1.0                          # render rows = res x max(H, 128), upscaled to H
+    blur: float = 0.0                         # gaussian blur radius (px at 128 rows; scaled)
     noise: float = 2.0                        # sensor noise std (0..255 scale)
     cast: Tuple[float, float, float] = (1.0, 1.0, 1.0)   # per-channel gain (white balance)
     contrast: float = 1.0

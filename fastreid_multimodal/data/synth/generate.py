@@ -232,7 +232,7 @@ def _clean_stale(parent: str, name: str) -> None:
             alive = False
         except PermissionError:
             alive = True
-        if not alive or pid == os.getpid():
+        if not alive:
             shutil.rmtree(os.path.join(parent, e), ignore_errors=True)
 
 

@@ -17,8 +17,8 @@ Pipeline of :func:`render` (all of it deterministic given identity, environment,
    (white-balance cast, contrast, saturation, low resolution = render small and upscale, blur,
    sensor noise) are applied.
 
-Low-resolution cameras render everything at ``camera.res`` x the output size and upscale; the
-mask is upscaled with nearest neighbour so it stays aligned with the image.
+Low-resolution cameras render everything at ``camera.res`` x max(output height, 128) rows (at most
+the output size) and upscale; the mask is upscaled with nearest neighbour so it stays aligned.
 """
 from __future__ import annotations
 
@@ -812,8 +812,10 @@ def render(identity: Identity, env: Environment, domain, size: Tuple[int, int] =
         domain = get_domain(domain)
     H, W = int(size[0]), int(size[1])
     cam = domain.camera(env.camera)
-    H0 = max(16, int(round(H * cam.res)))
-    W0 = max(8, int(round(W * cam.res)))
+    # a camera's resolution is relative to max(output height, 128): a low-res camera stays
+    # low-res at any output size, small outputs are not degraded twice
+    H0 = min(H, max(16, int(round(max(H, 128) * cam.res))))
+    W0 = min(W, max(8, int(round(H0 * W / H))))
     rng = np.random.default_rng(env.noise_seed)
 
     # 1. label map
@@ -926,7 +928,7 @@ def render(identity: Identity, env: Environment, domain, size: Tuple[int, int] =
             if return_parts:
                 lab = np.asarray(Image.fromarray(lab, "L").resize((W, H), Image.NEAREST))
         if cam.blur > 0:
-            im = im.filter(ImageFilter.GaussianBlur(cam.blur))
+            im = im.filter(ImageFilter.GaussianBlur(cam.blur * H / 128.0))
         img8 = np.asarray(im)
     if cam.noise > 0:
         buf = _noise_buffer(H, W)

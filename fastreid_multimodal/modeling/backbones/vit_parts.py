@@ -1,0 +1,78 @@
+"""Pieces the ViT backbones share: an overlapping patch embedding and ViT weight loading."""
+import logging
+import os
+
+import torch
+from timm.layers import PatchEmbed, resample_abs_pos_embed, resample_patch_embed
+from torch import nn
+
+from ...errors import ConfigError
+
+logger = logging.getLogger("fastreid_multimodal")
+
+
+class StridedPatchEmbed(PatchEmbed):
+    """timm's PatchEmbed with a stride (TransReID's overlapping 16x16 patches at stride 12)."""
+
+    def __init__(self, img_size, patch_size, stride, in_chans=3, embed_dim=768):
+        super().__init__(img_size=img_size, patch_size=patch_size, in_chans=in_chans,
+                         embed_dim=embed_dim)
+        self.stride = (stride, stride) if isinstance(stride, int) else tuple(stride)
+        self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=self.patch_size, stride=self.stride)
+        self.grid_size = tuple((s - p) // st + 1 for s, p, st in
+                               zip(self.img_size, self.patch_size, self.stride))
+        self.num_patches = self.grid_size[0] * self.grid_size[1]
+
+
+def read_state_dict(path, key):
+    """The tensors of a local checkpoint (timm / TransReID / FastReID style wrappers unwrapped)."""
+    if not path or not os.path.isfile(path):
+        raise ConfigError(f"{key}: weight file '{path}' does not exist (expected a local ViT "
+                          "checkpoint, e.g. timm's vit_base_patch16_224 .pth; nothing is downloaded)")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    for wrapper in ("model", "state_dict", "module"):
+        if isinstance(state, dict) and wrapper in state and isinstance(state[wrapper], dict):
+            state = state[wrapper]
+    clean = {}
+    for name, value in state.items():
+        if not torch.is_tensor(value):
+            continue
+        for prefix in ("module.", "backbone.", "base."):
+            if name.startswith(prefix):
+                name = name[len(prefix):]
+        clean[name] = value
+    return clean
+
+
+def load_vit_weights(model, path, key="MODEL.BACKBONE.PRETRAIN_PATH"):
+    """Load ImageNet/data2vec-style ViT weights (timm key names) into ``model``.
+
+    The position embedding is resampled to the model's patch grid (e.g. 14x14 -> 21x10 for 256x128
+    at stride 12) and the patch kernel to its patch size; classifier heads are dropped."""
+    state = read_state_dict(path, key)
+    own = model.state_dict()
+    loaded = {}
+    for name, value in state.items():
+        if name.startswith(("head.", "fc_norm.", "pre_logits.")) or name not in own:
+            continue
+        if name == "pos_embed" and value.shape != own[name].shape:
+            prefix = 1
+            old = int(round((value.shape[1] - prefix) ** 0.5))
+            value = resample_abs_pos_embed(value, new_size=list(model.patch_embed.grid_size),
+                                           old_size=[old, old], num_prefix_tokens=prefix)
+            logger.info("pos_embed resampled from %dx%d to %dx%d", old, old,
+                        *model.patch_embed.grid_size)
+        elif name == "patch_embed.proj.weight" and value.shape[-2:] != own[name].shape[-2:]:
+            value = resample_patch_embed(value, list(own[name].shape[-2:]))
+        if value.shape != own[name].shape:
+            logger.warning("%s: %s has shape %s, the model %s; not loaded", path, name,
+                           tuple(value.shape), tuple(own[name].shape))
+            continue
+        loaded[name] = value
+    if not loaded:
+        raise ConfigError(f"{key}: '{path}' holds no ViT weight this backbone can use "
+                          f"(expected timm names like patch_embed.proj.weight, blocks.0.attn.qkv.weight)")
+    missing = model.load_state_dict(loaded, strict=False).missing_keys
+    logger.info("Loaded %d tensors from %s; %d left at their initialisation (%s)", len(loaded), path,
+                len(missing), ", ".join(sorted({m.split(".")[0] for m in missing})))
+    return loaded

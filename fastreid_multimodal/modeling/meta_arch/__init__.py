@@ -1,0 +1,1 @@
+from . import dmf  # noqa: F401  (registers DMF)

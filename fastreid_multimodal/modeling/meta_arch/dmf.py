@@ -1,0 +1,70 @@
+"""DMF meta-architecture (DMF Algorithm 1): images and captions of the same identities in one
+batch, one shared encoder, one BNNeck head and classifier over both, ID + soft-margin triplet."""
+import torch
+from fastreid.modeling.heads import build_heads
+from fastreid.modeling.backbones import build_backbone
+from fastreid.modeling.meta_arch.build import META_ARCH_REGISTRY
+from torch import nn
+
+from ...data.multimodal import IMAGE, TEXT
+from ...errors import ConfigError
+from ..losses import build_losses
+
+MODALITIES = ("both", "image", "text")
+
+
+@META_ARCH_REGISTRY.register()
+class DMF(nn.Module):
+    """Training batches: {"modality", "targets", "images"?, "text_ids"?, "text_mask"?} from the
+    multimodal loader (images and texts interleaved in sampler order). Evaluation: image features."""
+
+    uses_text = True  # MultimodalTrainer builds the multimodal loader for it
+
+    def __init__(self, cfg):
+        super().__init__()
+        if cfg.MODEL.DMF.MODALITIES not in MODALITIES:
+            raise ConfigError(f"MODEL.DMF.MODALITIES must be one of {MODALITIES}, "
+                              f"got {cfg.MODEL.DMF.MODALITIES!r}")
+        self.modalities = cfg.MODEL.DMF.MODALITIES
+        self.backbone = build_backbone(cfg)
+        self.heads = build_heads(cfg)
+        self.loss_fns = build_losses(cfg)
+        self.register_buffer("pixel_mean", torch.tensor(cfg.MODEL.PIXEL_MEAN).view(1, -1, 1, 1), False)
+        self.register_buffer("pixel_std", torch.tensor(cfg.MODEL.PIXEL_STD).view(1, -1, 1, 1), False)
+
+    @property
+    def device(self):
+        return self.pixel_mean.device
+
+    def preprocess_image(self, images):
+        return (images.to(self.device) - self.pixel_mean) / self.pixel_std
+
+    def features(self, batch):
+        """[cls] features of every sample, in batch order (N, D)."""
+        modality = batch["modality"].to(self.device)
+        parts, order = [], []
+        if (modality == IMAGE).any():
+            parts.append(self.backbone.forward_image(self.preprocess_image(batch["images"])))
+            order.append(torch.nonzero(modality == IMAGE).flatten())
+        if (modality == TEXT).any():
+            parts.append(self.backbone.forward_text(batch["text_ids"].to(self.device),
+                                                    batch["text_mask"].to(self.device)))
+            order.append(torch.nonzero(modality == TEXT).flatten())
+        feats = torch.cat(parts)
+        return feats[torch.argsort(torch.cat(order))]
+
+    def forward(self, batch):
+        if not self.training:
+            if self.modalities == "text":
+                raise ConfigError("MODEL.DMF.MODALITIES is 'text': this model trains no image "
+                                  "path, and Re-ID evaluation needs image features. Fine-tune it "
+                                  "on images (stage II) before evaluating, or set DATASETS.TESTS ().")
+            images = batch["images"] if isinstance(batch, dict) else batch
+            feats = self.backbone.forward_image(self.preprocess_image(images))
+            return self.heads(feats[..., None, None])
+        targets = batch["targets"].to(self.device)
+        outputs = self.heads(self.features(batch)[..., None, None], targets)
+        losses = {}
+        for loss_fn in self.loss_fns.values():
+            losses.update(loss_fn(outputs, {**batch, "targets": targets}))
+        return losses
