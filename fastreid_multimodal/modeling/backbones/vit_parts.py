@@ -26,7 +26,12 @@ class StridedPatchEmbed(PatchEmbed):
 
 def read_state_dict(path, key):
     """The tensors of a local checkpoint (timm / TransReID / FastReID style wrappers unwrapped)."""
-    if not path or not os.path.isfile(path):
+    if not path:
+        raise ConfigError(f"MODEL.BACKBONE.PRETRAIN is True but {key} is empty: give a local "
+                          "ImageNet/data2vec ViT checkpoint (timm key names), e.g. "
+                          f"{key} /path/vit_base_patch16_224.pth, or train from scratch with "
+                          "MODEL.BACKBONE.PRETRAIN False")
+    if not os.path.isfile(path):
         raise ConfigError(f"{key}: weight file '{path}' does not exist (expected a local ViT "
                           "checkpoint, e.g. timm's vit_base_patch16_224 .pth; nothing is downloaded)")
     state = torch.load(path, map_location="cpu", weights_only=False)

@@ -1,0 +1,173 @@
+"""DMF backbone and meta-architecture: shared blocks, per-modality paths, losses, loading."""
+import os
+
+import pytest
+import torch
+from fastreid.modeling.meta_arch import build_model
+from fastreid.utils.checkpoint import Checkpointer
+from fastreid.utils.events import EventStorage
+
+from fastreid_multimodal.engine import load_config
+from fastreid_multimodal.errors import ConfigError
+
+TINY = ["MODEL.VIT.EMBED_DIM", "32", "MODEL.BACKBONE.FEAT_DIM", "32", "MODEL.VIT.DEPTH", "2",
+        "MODEL.VIT.NUM_HEADS", "2", "INPUT.SIZE_TRAIN", "[64, 32]", "INPUT.SIZE_TEST", "[64, 32]",
+        "MODEL.TEXT.MAX_LENGTH", "16", "MODEL.HEADS.NUM_CLASSES", "4", "MODEL.DEVICE", "cpu",
+        "MODEL.BACKBONE.DROP_PATH_RATIO", "0.0"]
+IMAGE_PATH = ("patch_embed", "image_proj", "cls_token", "pos_embed")
+TEXT_PATH = ("text_translator", "text_proj", "text_cls_token", "text_pos_embed")
+
+
+def tiny_dmf(*extra, config="configs/Demo/Base-DMF-tiny.yml"):
+    torch.manual_seed(0)
+    return build_model(load_config(config, TINY + list(extra)))
+
+
+def batch(modalities):
+    modality = torch.tensor(modalities)
+    n_img, n_txt = int((modality == 0).sum()), int((modality == 1).sum())
+    out = {"modality": modality, "targets": torch.arange(len(modalities)) % 2}
+    if n_img:
+        out["images"] = torch.rand(n_img, 3, 64, 32) * 255
+    if n_txt:
+        ids = torch.randint(1000, 2000, (n_txt, 10))
+        ids[:, 0], ids[:, -1] = 101, 102
+        mask = torch.ones_like(ids, dtype=torch.bool)
+        mask[0, 6:] = False  # one padded caption
+        out["text_ids"], out["text_mask"] = ids.masked_fill(~mask, 0), mask
+    return out
+
+
+def test_modalities_have_own_paths_and_share_the_blocks():
+    backbone = tiny_dmf().backbone
+    assert backbone.cls_token is not backbone.text_cls_token
+    assert backbone.pos_embed.shape[1] == 1 + 8 and backbone.text_pos_embed.shape[1] == 17
+    calls = []
+    backbone.blocks[0].register_forward_hook(lambda m, i, o: calls.append(i[0].shape[1]))
+    backbone.forward_image(torch.rand(2, 3, 64, 32))
+    backbone.forward_text(torch.randint(0, 100, (2, 5)), torch.ones(2, 5, dtype=torch.bool))
+    assert calls == [9, 6]  # the same block object ran the image and the text sequence
+
+
+def test_padding_does_not_change_the_text_feature():
+    backbone = tiny_dmf().backbone.eval()
+    ids = torch.randint(1000, 2000, (1, 6))
+    mask = torch.ones(1, 6, dtype=torch.bool)
+    padded = torch.cat([ids, torch.zeros(1, 4, dtype=torch.long)], 1)
+    padded_mask = torch.cat([mask, torch.zeros(1, 4, dtype=torch.bool)], 1)
+    torch.testing.assert_close(backbone.forward_text(ids, mask),
+                               backbone.forward_text(padded, padded_mask))
+
+
+@pytest.mark.parametrize("modalities,trained,untouched", [
+    ([1, 1, 1, 1], TEXT_PATH, IMAGE_PATH),
+    ([0, 0, 0, 0], IMAGE_PATH, TEXT_PATH),
+    ([0, 1, 1, 0], IMAGE_PATH + TEXT_PATH, ()),
+])
+def test_losses_and_gradients_reach_the_right_parameters(modalities, trained, untouched):
+    model = tiny_dmf().train()
+    with EventStorage(0):
+        losses = model(batch(modalities))
+    assert set(losses) == {"loss_cls", "loss_triplet"}
+    sum(losses.values()).backward()
+    grads = {n: p.grad for n, p in model.backbone.named_parameters()}
+
+    def has_grad(prefix):
+        return any(g is not None and g.abs().sum() > 0 for n, g in grads.items() if n.startswith(prefix))
+
+    assert has_grad("blocks.0") and model.heads.weight.grad.abs().sum() > 0
+    for prefix in trained:
+        assert has_grad(prefix), prefix
+    for prefix in untouched:
+        assert not has_grad(prefix), prefix
+
+
+def test_features_keep_batch_order():
+    model = tiny_dmf().eval()
+    mixed = batch([1, 0, 1, 0])
+    feats = model.features(mixed)
+    images_only = model.backbone.forward_image(model.preprocess_image(mixed["images"]))
+    texts_only = model.backbone.forward_text(mixed["text_ids"], mixed["text_mask"])
+    torch.testing.assert_close(feats[[1, 3]], images_only)
+    torch.testing.assert_close(feats[[0, 2]], texts_only)
+
+
+def test_stage_two_loads_every_image_path_weight(tmp_path):
+    stage1 = tiny_dmf("MODEL.HEADS.NUM_CLASSES", "10")
+    Checkpointer(stage1, str(tmp_path)).save("model_final")
+    stage2 = tiny_dmf("MODEL.HEADS.NUM_CLASSES", "3", "MODEL.DMF.MODALITIES", "image")
+    Checkpointer(stage2).load(str(tmp_path / "model_final.pth"))
+    before = dict(stage1.state_dict())
+    after = stage2.state_dict()
+    image_keys = [k for k in after if k.startswith(("backbone.patch_embed", "backbone.image_proj",
+                                                    "backbone.cls_token", "backbone.pos_embed",
+                                                    "backbone.blocks", "backbone.norm"))]
+    assert len(image_keys) > 10
+    for key in image_keys:
+        assert torch.equal(before[key], after[key]), key
+    assert after["heads.weight"].shape == (3, 32)
+
+
+def test_pos_embed_resampled_from_a_14x14_checkpoint(tmp_path):
+    import timm
+    from timm.layers import resample_abs_pos_embed
+    vit = timm.create_model("vit_tiny_patch16_224", pretrained=False, num_classes=0)
+    path = tmp_path / "vit_tiny.pth"
+    torch.save(vit.state_dict(), path)
+    model = build_model(load_config("configs/Base-DMF.yml", [
+        "MODEL.VIT.EMBED_DIM", "192", "MODEL.BACKBONE.FEAT_DIM", "192", "MODEL.VIT.DEPTH", "12",
+        "MODEL.VIT.NUM_HEADS", "3", "MODEL.HEADS.NUM_CLASSES", "2", "MODEL.DEVICE", "cpu",
+        "MODEL.BACKBONE.PRETRAIN", "True", "MODEL.BACKBONE.PRETRAIN_PATH", str(path)]))
+    backbone = model.backbone
+    assert backbone.patch_embed.grid_size == (21, 10)  # 256x128, patch 16, stride 12
+    expected = resample_abs_pos_embed(vit.pos_embed.detach(), new_size=[21, 10], old_size=[14, 14],
+                                      num_prefix_tokens=1)
+    torch.testing.assert_close(backbone.pos_embed.detach(), expected)
+    torch.testing.assert_close(backbone.blocks[5].attn.qkv.weight, vit.blocks[5].attn.qkv.weight)
+    torch.testing.assert_close(backbone.patch_embed.proj.weight, vit.patch_embed.proj.weight)
+
+
+def test_stock_baseline_can_use_the_backbone():
+    cfg = load_config("configs/Base-Baseline.yml", TINY + [
+        "MODEL.BACKBONE.NAME", "build_dmf_vit_backbone", "MODEL.HEADS.POOL_LAYER", "Identity"])
+    model = build_model(cfg).train()
+    with EventStorage(0):
+        losses = model({"images": torch.rand(4, 3, 64, 32) * 255, "targets": torch.tensor([0, 0, 1, 1])})
+    assert losses["loss_cls"] > 0
+
+
+@pytest.mark.parametrize("config", sorted(f"configs/DMF/{c}" for c in os.listdir("configs/DMF")
+                                          if not c.startswith("Base")))
+def test_paper_configs_build_with_the_right_shapes(config):
+    cfg = load_config(config, ["MODEL.HEADS.NUM_CLASSES", "8", "MODEL.BACKBONE.PRETRAIN", "False"])
+    assert tuple(cfg.INPUT.SIZE_TRAIN) == (256, 128) and cfg.SOLVER.IMS_PER_BATCH == 64
+    assert cfg.SOLVER.BASE_LR == 0.01 and cfg.SOLVER.MAX_EPOCH == 120
+    model = build_model(cfg).eval()
+    assert model.backbone.patch_embed.grid_size == (21, 10)
+    assert sum(p.numel() for p in model.backbone.blocks.parameters()) > 80e6  # ViT-B
+    with torch.no_grad():
+        feats = model({"images": torch.rand(2, 3, 256, 128) * 255})
+    assert feats.shape == (2, 768)
+
+
+def test_bad_inputs(tmp_path):
+    with pytest.raises(ConfigError, match="PRETRAIN_PATH.*does not exist"):
+        load_config("configs/Demo/Base-DMF-tiny.yml", ["MODEL.BACKBONE.PRETRAIN", "True",
+                                                     "MODEL.BACKBONE.PRETRAIN_PATH", str(tmp_path / "x.pth")])
+    with pytest.raises(ConfigError, match="PRETRAIN_PATH is empty"):
+        tiny_dmf("MODEL.BACKBONE.PRETRAIN", "True")
+    text_only = tiny_dmf("MODEL.DMF.MODALITIES", "text").eval()
+    with pytest.raises(ConfigError, match="image features"):
+        text_only({"images": torch.rand(1, 3, 64, 32)})
+
+
+def test_checkpoint_of_another_architecture_is_refused(tmp_path):
+    from fastreid_multimodal.engine.trainer import check_checkpoint_matches
+    resnet = build_model(load_config("configs/Base-Baseline.yml", [
+        "MODEL.HEADS.NUM_CLASSES", "4", "MODEL.DEVICE", "cpu"]))
+    Checkpointer(resnet, str(tmp_path)).save("resnet")
+    with pytest.raises(ConfigError) as exc:
+        check_checkpoint_matches(tiny_dmf(), str(tmp_path / "resnet.pth"))
+    message = str(exc.value)
+    assert "missing in the checkpoint: backbone.blocks" in message
+    assert "unexpected in the checkpoint: backbone.bn1, backbone.conv1" in message
