@@ -371,7 +371,9 @@ def _fix_flip_test_normalisation():
 def _fix_finished_run_resume():
     """Defect 11: ``--resume`` of a finished run never enters the epoch loop, so ``trainer.epoch``
     does not exist and the hooks' after_train dies with ``AttributeError: epoch``. A finished run
-    now skips training, says so, and evaluates its final model."""
+    now skips training, says so, and evaluates its final model. Also: DataLoaderX's prefetch
+    thread is never stopped, and a process that ends while it runs a torch op aborts; it is
+    shut down when training ends."""
     from fastreid.engine import defaults, train_loop
 
     orig_train = train_loop.TrainerBase.train
@@ -383,13 +385,20 @@ def _fix_finished_run_resume():
     orig_default_train = defaults.DefaultTrainer.train
 
     def default_train(self):
-        if self.start_epoch >= self.max_epoch:
-            logging.getLogger("fastreid").info(
-                "Training already finished (epoch %d of %d in %s); evaluating the final model.",
-                self.start_epoch, self.max_epoch, self.cfg.OUTPUT_DIR)
-            self._last_eval_results = self.test(self.cfg, self.model)
-            return self._last_eval_results
-        return orig_default_train(self)
+        try:
+            if self.start_epoch >= self.max_epoch:
+                logging.getLogger("fastreid").info(
+                    "Training already finished (epoch %d of %d in %s); evaluating the final model.",
+                    self.start_epoch, self.max_epoch, self.cfg.OUTPUT_DIR)
+                self._last_eval_results = self.test(self.cfg, self.model)
+                return self._last_eval_results
+            return orig_default_train(self)
+        finally:
+            # the prefetch thread may be inside a torch op when the interpreter exits, which
+            # aborts the process ("terminate called without an active exception")
+            shutdown = getattr(self.data_loader, "shutdown", None)
+            if shutdown is not None and getattr(self.data_loader, "iter", None) is not None:
+                shutdown()
 
     _replace(train_loop.TrainerBase, "train", train)
     _replace(defaults.DefaultTrainer, "train", default_train)

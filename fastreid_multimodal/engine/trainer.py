@@ -48,6 +48,8 @@ class MultimodalTrainer(DefaultTrainer):
     def test(cls, cfg, model):
         results = super().test(cfg, model)
         tests = list(cfg.DATASETS.TESTS)
+        if not tests:  # e.g. pre-training on FineGPR: nothing to evaluate
+            return results
         per_target = OrderedDict(results) if len(tests) > 1 else OrderedDict([(tests[0], results)])
         if comm.is_main_process() and per_target:
             logger.info("Results per target:\n%s", format_table(per_target))

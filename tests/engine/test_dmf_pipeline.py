@@ -1,0 +1,43 @@
+"""tools/dmf_pipeline.py: stage I on SynthPerson (images + captions) -> stage II on a FastReID
+stock data set (Market1501 layout) -> results table; and the paper config without FineGPR."""
+import json
+import os
+
+TINY = ["MODEL.VIT.EMBED_DIM", "32", "MODEL.BACKBONE.FEAT_DIM", "32", "MODEL.VIT.DEPTH", "2",
+        "MODEL.VIT.NUM_HEADS", "2", "INPUT.SIZE_TRAIN", "[64, 32]", "INPUT.SIZE_TEST", "[64, 32]",
+        "MODEL.TEXT.MAX_LENGTH", "64", "DATASETS.SYNTH.NUM_IDS", "8",
+        "DATASETS.SYNTH.IMAGES_PER_ID", "4", "DATASETS.SYNTH.SIZE", "[64, 32]",
+        "SOLVER.IMS_PER_BATCH", "16", "DATALOADER.NUM_WORKERS", "0", "SOLVER.WARMUP_ITERS", "0"]
+
+
+def test_stage_one_to_stage_two_to_table(market_root, tmp_path, tool):
+    stage2_cfg = tmp_path / "stage2.yml"
+    stage2_cfg.write_text(
+        f"_BASE_: {os.path.abspath('configs/Demo/dmf_stage2_synth.yml')}\n"
+        "DATASETS:\n  NAMES: ('Market1501',)\n  TESTS: ('Market1501',)\n")
+    out = tmp_path / "run"
+    run = tool("dmf_pipeline.py", "--pretrain", "configs/Demo/dmf_stage1_synth.yml",
+               "--finetune", str(stage2_cfg), "--output-dir", str(out), *TINY,
+               "SOLVER.MAX_EPOCH", "2", env={"FASTREID_DATASETS": market_root})
+    assert run.returncode == 0, run.stderr[-3000:]
+    stage1_log = open(out / "stage1" / "log.txt").read()
+    assert "texts of 8 identities" in stage1_log  # captions were in stage I's batches
+    stage2_log = open(out / "stage2" / "log.txt").read()
+    assert "the classifier is re-initialised" in stage2_log
+    assert "+ 0 texts" in stage2_log  # stage II: images only
+    results = json.load(open(out / "results.json"))
+    assert 0 < results["Market1501"]["mAP"] <= 100
+    assert "| Market1501 |" in run.stdout
+
+    again = tool("dmf_pipeline.py", "--pretrain", "configs/Demo/dmf_stage1_synth.yml",
+                 "--finetune", str(stage2_cfg), "--output-dir", str(out), *TINY,
+                 "SOLVER.MAX_EPOCH", "2", env={"FASTREID_DATASETS": market_root})
+    assert again.returncode == 0 and "Training already finished" in again.stdout + again.stderr
+
+
+def test_paper_config_without_finegpr_says_where_to_put_it(tmp_path, tool):
+    run = tool("train_net.py", "--config-file", "configs/DMF/vit_finegpr.yml",
+               "OUTPUT_DIR", str(tmp_path / "out"), env={"FASTREID_DATASETS": str(tmp_path)})
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-2000:]
+    assert "FineGPRCaption" in run.stderr and str(tmp_path) in run.stderr
+    assert "FineGPR/images/" in run.stderr and "make demo" in run.stderr
