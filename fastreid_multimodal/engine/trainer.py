@@ -10,7 +10,6 @@ from fastreid.utils import comm
 
 from fastreid.modeling.meta_arch.build import META_ARCH_REGISTRY
 
-from ..data.multimodal import build_multimodal_train_loader
 from ..errors import ConfigError
 from ..evaluation.results import format_table, write_results
 
@@ -22,8 +21,9 @@ class MultimodalTrainer(DefaultTrainer):
 
     @classmethod
     def build_train_loader(cls, cfg):
-        if getattr(META_ARCH_REGISTRY.get(cfg.MODEL.META_ARCHITECTURE), "uses_text", False):
-            return build_multimodal_train_loader(cfg, cfg.MODEL.DMF.MODALITIES)
+        meta_arch = META_ARCH_REGISTRY.get(cfg.MODEL.META_ARCHITECTURE)
+        if hasattr(meta_arch, "build_train_loader"):  # DMF, MMET: their own sample lists
+            return meta_arch.build_train_loader(cfg)
         # dataset_cfg reaches our datasets' constructors (FastReID's own ignore it)
         return build_reid_train_loader(cfg, combineall=cfg.DATASETS.COMBINEALL, dataset_cfg=cfg)
 

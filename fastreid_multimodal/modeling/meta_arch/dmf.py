@@ -6,7 +6,7 @@ from fastreid.modeling.backbones import build_backbone
 from fastreid.modeling.meta_arch.build import META_ARCH_REGISTRY
 from torch import nn
 
-from ...data.multimodal import IMAGE, TEXT
+from ...data.multimodal import IMAGE, TEXT, build_multimodal_train_loader
 from ...errors import ConfigError
 from ..losses import build_losses
 
@@ -17,8 +17,6 @@ MODALITIES = ("both", "image", "text")
 class DMF(nn.Module):
     """Training batches: {"modality", "targets", "images"?, "text_ids"?, "text_mask"?} from the
     multimodal loader (images and texts interleaved in sampler order). Evaluation: image features."""
-
-    uses_text = True  # MultimodalTrainer builds the multimodal loader for it
 
     def __init__(self, cfg):
         super().__init__()
@@ -31,6 +29,11 @@ class DMF(nn.Module):
         self.loss_fns = build_losses(cfg)
         self.register_buffer("pixel_mean", torch.tensor(cfg.MODEL.PIXEL_MEAN).view(1, -1, 1, 1), False)
         self.register_buffer("pixel_std", torch.tensor(cfg.MODEL.PIXEL_STD).view(1, -1, 1, 1), False)
+
+    @classmethod
+    def build_train_loader(cls, cfg):
+        """S_i ∪ S_t of DATASETS.NAMES (MultimodalTrainer calls this instead of FastReID's)."""
+        return build_multimodal_train_loader(cfg, cfg.MODEL.DMF.MODALITIES)
 
     @property
     def device(self):
