@@ -37,6 +37,23 @@ def add_multimodal_config(cfg):
     _C.MODEL.DMF = CN()
     _C.MODEL.DMF.MODALITIES = "both"  # training samples: both (DMF), image (image-only pre-training) or text (text-only)
 
+    # MMET
+    _C.MODEL.MMET = CN()
+    _C.MODEL.MMET.TEXT_DEPTH = 12  # text encoder blocks (the image encoder has MODEL.VIT.DEPTH)
+    _C.MODEL.MMET.FUSION_DEPTH = 6  # multimodal (fusion) encoder blocks over [CLS_M] + h_I + h_T (FLAVA: 6)
+    _C.MODEL.MMET.PAIR_PROB = 0.8  # a captioned training image keeps its caption (a pair) with this probability, else image-only
+    _C.MODEL.MMET.SPLIT_PROB = 0.25  # a kept pair is split into an unpaired image + an unpaired text with this probability
+    _C.MODEL.MMET.IMAGE_MASK_RATIO = 0.15  # fraction of image patches masked (MIM on unpaired images, MMM on pairs), in (0, 1)
+    _C.MODEL.MMET.TEXT_MASK_RATIO = 0.15  # fraction of caption tokens masked, BERT 80/10/10 (MLM, MMM), in (0, 1)
+    _C.MODEL.MMET.MASK_MODE = "foreground"  # foreground: mask pedestrian patches (mask file, else centred-ellipse prior); random
+    _C.MODEL.MMET.FOREGROUND_THRESHOLD = 0.5  # a patch is "pedestrian" when at least this fraction of its pixels is foreground
+    _C.MODEL.MMET.MIM_WEIGHT = 1.0  # weight of MaskedImageModeling
+    _C.MODEL.MMET.MLM_WEIGHT = 1.0  # weight of MaskedLanguageModeling
+    _C.MODEL.MMET.MMM_WEIGHT = 1.0  # weight of MaskedMultimodalModeling (its patch and its word terms)
+    _C.MODEL.MMET.ITM_WEIGHT = 1.0  # weight of ImageTextMatching
+    _C.MODEL.MMET.EVAL_FEATURE = "image"  # image->image features: image ([CLS_I] of the image encoder) or fusion ([CLS_M] of the image alone)
+    _C.MODEL.MMET.EVAL_TEXT2IMAGE = True  # also evaluate text->image retrieval on test sets that have text queries
+
     _C.TEST.RESULTS = CN()
     _C.TEST.RESULTS.WRITE = True  # write results.md / results.json (R1/R5/R10/mAP per target) to OUTPUT_DIR
     return cfg

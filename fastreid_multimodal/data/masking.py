@@ -1,0 +1,205 @@
+"""Masks for MMET's masked modeling (MMET §3.3): which image patches and which caption tokens.
+
+Patches. ``MODEL.MMET.IMAGE_MASK_RATIO`` (15 %) of the patch grid is masked per image, anew every
+time the image is loaded ("dynamic masking"). Mode ``foreground`` (MMM) masks the pedestrian, not
+the background: a patch is a candidate when at least ``FOREGROUND_THRESHOLD`` of its pixels are
+foreground; candidates are drawn at random; when there are too few, the patches with the next
+largest foreground fraction fill up, and a patch without any foreground is never masked (so a tiny
+pedestrian gets fewer masked patches). The foreground comes from the data set's mask file
+(SynthPerson: ``<domain>/masks/<stem>.png`` beside ``<domain>/images/<stem>.jpg``) or, without one,
+from a prior: a centred ellipse with semi-axes 0.45 H x 0.25 W, the box a Re-ID detector crop
+typically puts its pedestrian in (about 90 % of the height, 50 % of the width; 35 % of the image).
+Mode ``random`` (Table 1 ablation) draws the patches uniformly.
+
+Geometry. The patch mask must describe the image the encoder sees. FastReID's transforms are built
+without flip and pad, and ``JointFlipPad`` applies the horizontal flip and the pad + random crop
+to the image tensor and its foreground mask together (flip and translation commute with FastReID's
+colour jitter and random erasing, so the augmentation is unchanged in distribution). Other geometric
+augmentations (INPUT.CROP, INPUT.AFFINE, INPUT.AUTOAUG, INPUT.AUGMIX) cannot be followed and are
+refused with foreground masking.
+
+Tokens. ``TEXT_MASK_RATIO`` (15 %) of the real tokens of a caption (at least one) are chosen; BERT's
+80/10/10: 80 % become [MASK], 10 % a random word, 10 % stay. [CLS], [SEP], [PAD] (every special
+token) are never chosen.
+"""
+import os
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchvision.transforms.functional as TF
+from PIL import Image
+
+from ..errors import ConfigError
+
+MASK_MODES = ("foreground", "random")
+PRIOR_SEMI_AXES = (0.45, 0.25)  # (height, width) fractions of the prior ellipse
+
+
+def check_ratio(value, key):
+    """A masking ratio must lie strictly between 0 and 1."""
+    if not 0.0 < float(value) < 1.0:
+        raise ConfigError(f"{key} must be in (0, 1) (a fraction of the patches/tokens), got {value}")
+    return float(value)
+
+
+def patch_grid(img_size, patch_size, stride):
+    """(rows, cols) of the patch grid, as StridedPatchEmbed computes it."""
+    stride = (stride, stride) if isinstance(stride, int) else tuple(stride)
+    return tuple((s - patch_size) // st + 1 for s, st in zip(img_size, stride))
+
+
+def mask_path(image_path):
+    """``.../images/<stem>.jpg`` -> ``.../masks/<stem>.png`` (None when not in an images/ folder)."""
+    folder, name = os.path.split(image_path)
+    if os.path.basename(folder) != "images":
+        return None
+    return os.path.join(os.path.dirname(folder), "masks", os.path.splitext(name)[0] + ".png")
+
+
+def load_foreground(image_path, size):
+    """The data set's foreground mask of an image, resized to ``size`` (H, W), float in [0, 1]
+    of shape (1, H, W); None when the image has no mask file."""
+    path = mask_path(image_path)
+    if path is None or not os.path.isfile(path):
+        return None
+    with Image.open(path) as img:
+        mask = img.convert("L").resize((size[1], size[0]), Image.BILINEAR)
+    return torch.from_numpy(np.asarray(mask, dtype=np.float32) / 255.0)[None]
+
+
+def ellipse_prior(size):
+    """The prior foreground (1, H, W): a centred ellipse with semi-axes PRIOR_SEMI_AXES."""
+    h, w = size
+    ys = (torch.arange(h, dtype=torch.float32) + 0.5 - h / 2) / (PRIOR_SEMI_AXES[0] * h)
+    xs = (torch.arange(w, dtype=torch.float32) + 0.5 - w / 2) / (PRIOR_SEMI_AXES[1] * w)
+    return ((ys[:, None] ** 2 + xs[None, :] ** 2) <= 1.0).float()[None]
+
+
+def foreground_fraction(foreground, patch_size, stride):
+    """Fraction of foreground pixels in every patch, (1, H, W) -> (rows * cols,)."""
+    stride = (stride, stride) if isinstance(stride, int) else tuple(stride)
+    return F.avg_pool2d(foreground[None], patch_size, stride).flatten()
+
+
+class PatchMasker:
+    """Chooses the masked patches of one image (see the module docstring)."""
+
+    def __init__(self, ratio, mode="foreground", patch_size=16, stride=16, img_size=(256, 128),
+                 threshold=0.5, ratio_key="MODEL.MMET.IMAGE_MASK_RATIO"):
+        if mode not in MASK_MODES:
+            raise ConfigError(f"MODEL.MMET.MASK_MODE must be one of {MASK_MODES}, got {mode!r}")
+        self.ratio = check_ratio(ratio, ratio_key)
+        self.mode, self.patch_size, self.stride = mode, patch_size, stride
+        self.img_size, self.threshold = tuple(img_size), threshold
+        rows, cols = patch_grid(self.img_size, patch_size, stride)
+        self.num_patches = rows * cols
+        self.num_masked = max(1, int(round(self.ratio * self.num_patches)))
+
+    @property
+    def needs_foreground(self):
+        return self.mode == "foreground"
+
+    def __call__(self, foreground=None, generator=None):
+        """Bool (num_patches,) mask; ``foreground`` (1, H, W) in [0, 1] (None: the prior)."""
+        order = torch.randperm(self.num_patches, generator=generator)
+        mask = torch.zeros(self.num_patches, dtype=torch.bool)
+        if self.mode == "random":
+            mask[order[:self.num_masked]] = True
+            return mask
+        if foreground is None:
+            foreground = ellipse_prior(self.img_size)
+        fraction = foreground_fraction(foreground, self.patch_size, self.stride)
+        # candidates first (in random order), then the rest by decreasing foreground fraction
+        shuffled = fraction[order]
+        key = torch.where(shuffled >= self.threshold, torch.full_like(shuffled, 2.0), shuffled)
+        ranked = order[torch.argsort(key, descending=True, stable=True)]
+        chosen = ranked[:self.num_masked]
+        mask[chosen[fraction[chosen] > 0]] = True
+        return mask
+
+
+class JointFlipPad:
+    """FastReID's horizontal flip and pad + random crop, applied to an image tensor and its
+    foreground mask alike (INPUT.FLIP.*, INPUT.PADDING.*)."""
+
+    def __init__(self, flip_prob=0.0, padding=0, padding_mode="constant"):
+        self.flip_prob, self.padding, self.padding_mode = flip_prob, padding, padding_mode
+
+    @classmethod
+    def from_config(cls, cfg):
+        return cls(cfg.INPUT.FLIP.PROB if cfg.INPUT.FLIP.ENABLED else 0.0,
+                   cfg.INPUT.PADDING.SIZE if cfg.INPUT.PADDING.ENABLED else 0,
+                   cfg.INPUT.PADDING.MODE)
+
+    def __call__(self, image, foreground=None, generator=None):
+        if self.flip_prob > 0 and torch.rand((), generator=generator) < self.flip_prob:
+            image = image.flip(-1)
+            foreground = foreground.flip(-1) if foreground is not None else None
+        if self.padding > 0:
+            h, w = image.shape[-2:]
+            p = self.padding
+            top, left = (int(v) for v in torch.randint(0, 2 * p + 1, (2,), generator=generator))
+            image = TF.pad(image, [p, p, p, p], padding_mode=self.padding_mode)
+            image = image[..., top:top + h, left:left + w]
+            if foreground is not None:  # what the pad adds is background
+                foreground = F.pad(foreground, [p, p, p, p])[..., top:top + h, left:left + w]
+        return image, foreground
+
+
+def geometric_transforms_kept(cfg):
+    """FastReID config keys of geometric augmentations foreground masking cannot follow."""
+    return [key for key, node in (("INPUT.CROP.ENABLED", cfg.INPUT.CROP),
+                                  ("INPUT.AFFINE.ENABLED", cfg.INPUT.AFFINE),
+                                  ("INPUT.AUTOAUG.ENABLED", cfg.INPUT.AUTOAUG),
+                                  ("INPUT.AUGMIX.ENABLED", cfg.INPUT.AUGMIX)) if node.ENABLED]
+
+
+def build_patch_masker(cfg):
+    """PatchMasker from MODEL.MMET.* and the image encoder's patch geometry."""
+    mmet = cfg.MODEL.MMET
+    stride = cfg.MODEL.BACKBONE.STRIDE_SIZE
+    masker = PatchMasker(mmet.IMAGE_MASK_RATIO, mmet.MASK_MODE, cfg.MODEL.VIT.PATCH_SIZE,
+                         tuple(stride) if isinstance(stride, (list, tuple)) else (stride, stride),
+                         tuple(cfg.INPUT.SIZE_TRAIN), mmet.FOREGROUND_THRESHOLD)
+    if masker.needs_foreground:
+        kept = geometric_transforms_kept(cfg)
+        if kept:
+            raise ConfigError(f"{', '.join(kept)}: MODEL.MMET.MASK_MODE 'foreground' follows only "
+                              "flip and pad (INPUT.FLIP, INPUT.PADDING); disable these "
+                              "augmentations or use MODEL.MMET.MASK_MODE random")
+    return masker
+
+
+class TokenMasker:
+    """BERT masking of one caption: ``(ids) -> (masked ids, bool mask of the chosen positions)``."""
+
+    def __init__(self, ratio, tokenizer, ratio_key="MODEL.MMET.TEXT_MASK_RATIO"):
+        self.ratio = check_ratio(ratio, ratio_key)
+        self.mask_id = tokenizer.mask_token_id
+        self.special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)), dtype=torch.long)
+        vocab = tokenizer.get_vocab()
+        # random replacements are real words: no special or [unusedN] token
+        self.word_ids = torch.tensor(sorted(i for t, i in vocab.items()
+                                            if not (t.startswith("[") and t.endswith("]"))))
+
+    def __call__(self, ids, generator=None):
+        candidates = torch.nonzero(~torch.isin(ids, self.special_ids)).flatten()
+        mask = torch.zeros_like(ids, dtype=torch.bool)
+        if len(candidates) == 0:
+            return ids.clone(), mask
+        count = max(1, int(round(self.ratio * len(candidates))))
+        chosen = candidates[torch.randperm(len(candidates), generator=generator)[:count]]
+        mask[chosen] = True
+        masked = ids.clone()
+        roll = torch.rand(count, generator=generator)
+        masked[chosen[roll < 0.8]] = self.mask_id
+        swap = chosen[(roll >= 0.8) & (roll < 0.9)]
+        if len(swap):
+            picks = torch.randint(0, len(self.word_ids), (len(swap),), generator=generator)
+            masked[swap] = self.word_ids[picks]
+        return masked, mask
+
+
+def build_token_masker(cfg, tokenizer):
+    return TokenMasker(cfg.MODEL.MMET.TEXT_MASK_RATIO, tokenizer)

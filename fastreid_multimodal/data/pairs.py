@@ -1,0 +1,210 @@
+"""MMET's training samples: image-text pairs plus unpaired images and unpaired texts.
+
+Every training image with a caption (the data set's ``caption_of``) becomes a pair with probability
+MODEL.MMET.PAIR_PROB, else an image-only sample; a pair is split into an unpaired image and an
+unpaired text with probability MODEL.MMET.SPLIT_PROB (MMET's "incomplete modality"). An image
+without a caption (or from a data set without captions) is image-only, and counted in the log. The
+draw is made once, with cfg.SEED (0 when negative) so that every process builds the same list.
+
+Samples keep FastReID's (item, pid, camid) shape — ``item`` is an image path, a ``Caption`` or a
+``Pair`` — so FastReID's identity samplers work unchanged. ``PairDataset`` extends
+``MultimodalDataset`` (which tokenizes every Caption, hence every Pair, once) with the pairs and the
+masks; ``PairCollate`` stacks the images of image and pair samples, pads the token ids of text and
+pair samples, and keeps the sampler's order in ``modality``/``targets``.
+"""
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from fastreid.data.build import _train_loader_from_config
+from fastreid.data.data_utils import DataLoaderX, read_image
+from fastreid.data.datasets import DATASET_REGISTRY
+from fastreid.data.transforms import build_transforms
+from fastreid.utils import comm
+from torch.utils.data import BatchSampler
+
+from ..errors import ConfigError
+from .finegpr_folder import Caption
+from .layouts import datasets_root
+from .masking import JointFlipPad, build_patch_masker, build_token_masker, load_foreground
+from .multimodal import IMAGE, TEXT, MultimodalCollate, MultimodalDataset
+from .text import build_tokenizer
+
+logger = logging.getLogger("fastreid_multimodal")
+PAIR = 2
+
+
+@dataclass(frozen=True)
+class Pair(Caption):
+    """An image (``image``, its path) with its caption (``text``): one paired sample."""
+
+
+@dataclass
+class PairingStats:
+    pairs: int = 0
+    split: int = 0           # pairs split into an unpaired image + an unpaired text
+    dropped: int = 0         # captions dropped by PAIR_PROB (the image stays, image-only)
+    missing_caption: int = 0  # images without a caption: image-only
+
+    def __str__(self):
+        return (f"{self.pairs} pairs, {self.split + self.dropped + self.missing_caption} "
+                f"image-only ({self.split} split from pairs, {self.dropped} captions dropped by "
+                f"PAIR_PROB, {self.missing_caption} without a caption), {self.split} unpaired texts")
+
+
+def check_probability(value, key):
+    if not 0.0 <= float(value) <= 1.0:
+        raise ConfigError(f"{key} must be a probability in [0, 1], got {value}")
+    return float(value)
+
+
+def pair_samples(train, caption_of, pair_prob, split_prob, rng, stats=None):
+    """(image path, pid, camid) items -> pair / image-only / text-only items (see module doc)."""
+    stats = stats if stats is not None else PairingStats()
+    items = []
+    for path, pid, camid in train:
+        caption = (caption_of.get(path) or "").strip()
+        if not caption:
+            stats.missing_caption += 1
+            items.append((path, pid, camid))
+        elif rng.random() >= pair_prob:
+            stats.dropped += 1
+            items.append((path, pid, camid))
+        elif rng.random() < split_prob:
+            stats.split += 1
+            items.extend([(path, pid, camid), (Caption(caption, path), pid, camid)])
+        else:
+            stats.pairs += 1
+            items.append((Pair(caption, path), pid, camid))
+    return items, stats
+
+
+def paired_items(cfg):
+    """MMET samples of DATASETS.NAMES, with their PairingStats (logged)."""
+    mmet = cfg.MODEL.MMET
+    pair_prob = check_probability(mmet.PAIR_PROB, "MODEL.MMET.PAIR_PROB")
+    split_prob = check_probability(mmet.SPLIT_PROB, "MODEL.MMET.SPLIT_PROB")
+    rng = np.random.default_rng(cfg.SEED if cfg.SEED >= 0 else 0)
+    items, stats = [], PairingStats()
+    for name in cfg.DATASETS.NAMES:
+        data = DATASET_REGISTRY.get(name)(root=datasets_root(), dataset_cfg=cfg,
+                                          combineall=cfg.DATASETS.COMBINEALL)
+        if comm.is_main_process():
+            data.show_train()
+        before = stats.missing_caption
+        new, _ = pair_samples(data.train, getattr(data, "caption_of", {}), pair_prob, split_prob,
+                              rng, stats)
+        items.extend(new)
+        if stats.missing_caption > before:
+            logger.warning("%s: %d training images have no caption: image-only samples", name,
+                           stats.missing_caption - before)
+    logger.info("MMET samples: %s", stats)
+    return items, stats
+
+
+class PairDataset(MultimodalDataset):
+    """Samples: {"modality" (IMAGE/TEXT/PAIR), "targets", "camids", "images"?, "patch_mask"?,
+    "text_ids"?, "text_input"?, "token_mask"?}; ``text_input`` is the (masked) encoder input,
+    ``text_ids`` the original tokens (the masked-word targets)."""
+
+    def __init__(self, img_items, transform, tokenizer=None, max_length=64, joint=None,
+                 patch_masker=None, token_masker=None, mask_images_of=(), mask_texts_of=()):
+        super().__init__(img_items, transform, tokenizer, max_length)
+        self.joint = joint or JointFlipPad()
+        self.patch_masker, self.token_masker = patch_masker, token_masker
+        self.mask_images_of = set(mask_images_of) if patch_masker is not None else set()
+        self.mask_texts_of = set(mask_texts_of) if token_masker is not None else set()
+        self.num_pairs = sum(isinstance(item, Pair) for item, _, _ in self.img_items)
+
+    def __getitem__(self, index):
+        item, pid, camid = self.img_items[index]
+        if self.relabel:
+            pid, camid = self.pid_dict[pid], self.cam_dict[camid]
+        modality = PAIR if isinstance(item, Pair) else TEXT if isinstance(item, Caption) else IMAGE
+        sample = {"targets": pid, "camids": camid, "modality": modality}
+        if modality != TEXT:
+            sample.update(self.load_image(item.image if modality == PAIR else item, modality))
+        if modality != IMAGE:
+            ids = self.token_ids[index]
+            sample["text_ids"] = ids
+            if modality in self.mask_texts_of:
+                sample["text_input"], sample["token_mask"] = self.token_masker(ids)
+        return sample
+
+    def load_image(self, path, modality):
+        image = self.transform(read_image(path))
+        masked = modality in self.mask_images_of
+        foreground = None
+        if masked and self.patch_masker.needs_foreground:
+            foreground = load_foreground(path, image.shape[-2:])
+        image, foreground = self.joint(image, foreground)
+        out = {"images": image}
+        if self.patch_masker is not None:
+            out["patch_mask"] = (self.patch_masker(foreground) if masked else
+                                 torch.zeros(self.patch_masker.num_patches, dtype=torch.bool))
+        return out
+
+
+class PairCollate(MultimodalCollate):
+    """Images (and patch masks) of IMAGE and PAIR samples in batch order; token ids (and masked
+    inputs, token masks) of TEXT and PAIR samples in batch order, padded."""
+
+    def pad(self, rows, value):
+        out = torch.full((len(rows), max(len(r) for r in rows)), value, dtype=rows[0].dtype)
+        for i, row in enumerate(rows):
+            out[i, :len(row)] = row
+        return out
+
+    def __call__(self, samples):
+        batch = {key: torch.tensor([s[key] for s in samples])
+                 for key in ("targets", "camids", "modality")}
+        with_image = [s for s in samples if "images" in s]
+        if with_image:
+            batch["images"] = torch.stack([s["images"] for s in with_image])
+            if "patch_mask" in with_image[0]:
+                batch["patch_mask"] = torch.stack([s["patch_mask"] for s in with_image])
+        with_text = [s for s in samples if "text_ids" in s]
+        if with_text:
+            ids = self.pad([s["text_ids"] for s in with_text], self.pad_id)
+            batch["text_ids"], batch["text_mask"] = ids, ids != self.pad_id
+            if any("text_input" in s for s in with_text):
+                batch["text_input"] = self.pad([s.get("text_input", s["text_ids"])
+                                                for s in with_text], self.pad_id)
+                batch["token_mask"] = self.pad(
+                    [s.get("token_mask", torch.zeros(len(s["text_ids"]), dtype=torch.bool))
+                     for s in with_text], False)
+        return batch
+
+
+def pair_transforms(cfg):
+    """FastReID's training transforms without flip and pad, which JointFlipPad applies to the
+    image and its foreground mask together."""
+    plain = cfg.clone()
+    plain.defrost()
+    plain.INPUT.FLIP.ENABLED = False
+    plain.INPUT.PADDING.ENABLED = False
+    return build_transforms(plain, is_train=True), JointFlipPad.from_config(cfg)
+
+
+def build_pair_train_loader(cfg, mask_images_of=(), mask_texts_of=()):
+    """MMET's training loader; patches of ``mask_images_of`` modalities and tokens of
+    ``mask_texts_of`` modalities are masked (e.g. (IMAGE, PAIR) for MIM + MMM)."""
+    items, stats = paired_items(cfg)
+    tokenizer = build_tokenizer(cfg.MODEL.TEXT.TOKENIZER)
+    transform, joint = pair_transforms(cfg)
+    train_set = PairDataset(
+        items, transform, tokenizer, cfg.MODEL.TEXT.MAX_LENGTH, joint,
+        build_patch_masker(cfg) if mask_images_of else None,
+        build_token_masker(cfg, tokenizer) if mask_texts_of else None,
+        mask_images_of, mask_texts_of)
+    train_set.pairing = stats
+    logger.info("Training samples: %d pairs + %d images + %d texts of %d identities",
+                train_set.num_pairs, len(train_set) - train_set.num_texts,
+                train_set.num_texts - train_set.num_pairs, train_set.num_classes)
+    sampler = _train_loader_from_config(cfg, train_set=train_set)["sampler"]  # FastReID's samplers
+    mini_batch = cfg.SOLVER.IMS_PER_BATCH // comm.get_world_size()
+    return DataLoaderX(comm.get_local_rank(), dataset=train_set,
+                       num_workers=cfg.DATALOADER.NUM_WORKERS,
+                       batch_sampler=BatchSampler(sampler, mini_batch, True),
+                       collate_fn=PairCollate(train_set.pad_id), pin_memory=True)

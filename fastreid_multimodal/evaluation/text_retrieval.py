@@ -1,0 +1,126 @@
+"""Text->image retrieval: captions are the queries, images the gallery (R1/R5/R10/mAP/mINP).
+
+Works on any data set with ``text_queries`` ((Caption, pid, camid) items): the gallery is its
+``text_gallery`` when it has one (CUHK-PEDES: every test image), else its query + gallery images
+(FineGPRCaption, SynthPerson targets). Distances are cosine; ranking is FastReID's
+``evaluate_rank`` with query and gallery on distinct cameras, so no gallery image is filtered out.
+
+The model must give image features for ``model(batch)`` in eval mode (FastReID's convention) and
+text features for ``model.text_features(input_ids, attention_mask)`` (MMET).
+"""
+import logging
+from collections import OrderedDict
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from fastreid.data.common import CommDataset
+from fastreid.data.build import fast_batch_collator
+from fastreid.data.datasets import DATASET_REGISTRY
+from fastreid.data.transforms import build_transforms
+from fastreid.evaluation.rank import evaluate_rank
+from fastreid.utils import comm
+
+from ..data.layouts import datasets_root
+from ..data.text import build_tokenizer, tokenize
+
+logger = logging.getLogger("fastreid_multimodal")
+PREFIX = "text2image/"
+RANKS = (1, 5, 10)
+
+
+def text_to_image_metrics(text_feats, text_pids, image_feats, image_pids):
+    """{"Rank-1", "Rank-5", "Rank-10", "mAP", "mINP"} (percent) of cosine text->image retrieval;
+    Rank-k is left out when the gallery has fewer than k images."""
+    text_feats = F.normalize(torch.as_tensor(text_feats).float(), dim=1)
+    image_feats = F.normalize(torch.as_tensor(image_feats).float(), dim=1)
+    dist = (1 - text_feats @ image_feats.t()).numpy()
+    ids = {pid: i for i, pid in enumerate(sorted({*text_pids, *image_pids}, key=str))}
+    q_pids = np.array([ids[p] for p in text_pids], dtype=np.int64)
+    g_pids = np.array([ids[p] for p in image_pids], dtype=np.int64)
+    max_rank = min(max(RANKS), len(g_pids))
+    cmc, all_ap, all_inp = evaluate_rank(dist, q_pids, g_pids, np.zeros_like(q_pids),
+                                         np.ones_like(g_pids), max_rank=max_rank)
+    results = OrderedDict((f"Rank-{r}", float(cmc[r - 1]) * 100) for r in RANKS if r <= max_rank)
+    results["mAP"] = float(np.mean(all_ap)) * 100
+    results["mINP"] = float(np.mean(all_inp)) * 100
+    return results
+
+
+def _unwrap(model):
+    return model.module if hasattr(model, "module") else model
+
+
+class TextToImageEvaluator:
+    """Text->image retrieval on one test data set (``available`` is False without text queries)."""
+
+    def __init__(self, cfg, dataset_name, dataset=None):
+        self.cfg, self.name = cfg, dataset_name
+        if dataset is None:
+            dataset = DATASET_REGISTRY.get(dataset_name)(root=datasets_root(), dataset_cfg=cfg)
+        self.queries = list(getattr(dataset, "text_queries", None) or [])
+        gallery = getattr(dataset, "text_gallery", None)
+        self.gallery = list(gallery) if gallery else list(dataset.query) + list(dataset.gallery)
+
+    @property
+    def available(self):
+        return bool(self.queries) and bool(self.gallery)
+
+    @torch.no_grad()
+    def text_features(self, model):
+        tokenizer = build_tokenizer(self.cfg.MODEL.TEXT.TOKENIZER)
+        size = self.cfg.TEST.IMS_PER_BATCH
+        feats = []
+        for start in range(0, len(self.queries), size):
+            captions = [item.text for item, _, _ in self.queries[start:start + size]]
+            tokens = tokenize(tokenizer, captions, self.cfg.MODEL.TEXT.MAX_LENGTH)
+            feats.append(model.text_features(tokens.input_ids, tokens.attention_mask).cpu())
+        return torch.cat(feats)
+
+    @torch.no_grad()
+    def image_features(self, model):
+        data = CommDataset(self.gallery, build_transforms(self.cfg, is_train=False), relabel=False)
+        loader = torch.utils.data.DataLoader(data, batch_size=self.cfg.TEST.IMS_PER_BATCH,
+                                             num_workers=self.cfg.DATALOADER.NUM_WORKERS,
+                                             collate_fn=fast_batch_collator)
+        return torch.cat([model(batch).cpu() for batch in loader])
+
+    def evaluate(self, model):
+        """{"text2image/Rank-1": ..., "text2image/mAP": ...} (percent)."""
+        model = _unwrap(model)
+        training = model.training
+        model.eval()
+        try:
+            text = self.text_features(model)
+            images = self.image_features(model)
+        finally:
+            model.train(training)
+        metrics = text_to_image_metrics(text, [pid for _, pid, _ in self.queries], images,
+                                        [pid for _, pid, _ in self.gallery])
+        logger.info("%s text->image: %d captions vs %d images", self.name, len(self.queries),
+                    len(self.gallery))
+        return OrderedDict((PREFIX + k, v) for k, v in metrics.items())
+
+
+def format_text_table(results):
+    """Markdown table of text->image results {dataset: {"text2image/Rank-1": ...}}."""
+    columns = [f"Rank-{r}" for r in RANKS] + ["mAP"]
+    lines = ["| target (text->image) | R1 | R5 | R10 | mAP |", "|---|---|---|---|---|"]
+    for name, metrics in results.items():
+        cells = [f"{metrics[PREFIX + c]:.1f}" if PREFIX + c in metrics else "-" for c in columns]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def evaluate_text_to_image(cfg, model):
+    """Text->image results of every DATASETS.TESTS entry that has text queries (main process)."""
+    results = OrderedDict()
+    if not comm.is_main_process():
+        return results
+    for name in cfg.DATASETS.TESTS:
+        evaluator = TextToImageEvaluator(cfg, name)
+        if evaluator.available:
+            results[name] = evaluator.evaluate(model)
+    if results:
+        logger.info("Text->image retrieval:\n%s", format_text_table(results))
+    return results

