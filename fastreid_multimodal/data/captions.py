@@ -53,8 +53,8 @@ GENDER_WORDS = {
 AGE_WORDS = {"teenager": ("teenage", "young"), "adult": ("adult",), "older": ("old", "elderly")}
 PRONOUN = {"male": "he", "female": "she"}
 
-_LINE_RE = re.compile(r"^\s*ImageName:\s*(?P<name>[^,\s][^,]*?)\s*,\s*the caption is:\s*(?P<cap>.*)$",
-                      re.IGNORECASE)
+_LINE_RE = re.compile(r"^\s*ImageName:\s*(?P<name>[^,\s][^,]*?)\s*,\s*the caption is:"
+                      r"\s*(?P<cap>.*)$", re.IGNORECASE)
 
 
 def _pick(rng: np.random.Generator, options):

@@ -26,7 +26,7 @@ def write_results(results, output_dir):
     md_path = os.path.join(output_dir, "results.md")
     json_path = os.path.join(output_dir, "results.json")
     atomic_write_text(md_path, format_table(clean) + "\n")
-    atomic_write_text(json_path, json.dumps(clean, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(json_path, json.dumps(clean, indent=2) + "\n")
     return md_path, json_path
 
 

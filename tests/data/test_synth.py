@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from fastreid_multimodal.data.captions import parse_caption_line
-from fastreid_multimodal.data.synth import (COLOURS, DOMAINS, Environment, Identity, domain_dir,
+from fastreid_multimodal.data.synth import (DOMAINS, Environment, Identity, domain_dir,
                                             ensure_domain, generate_domain, get_domain,
                                             image_rng, nearest_colour, parse_image_name,
                                             read_domain, render, sample_domain_identity,

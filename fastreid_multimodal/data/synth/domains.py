@@ -136,7 +136,8 @@ class Domain:
                  f"  weather: {fmt(WEATHERS, self.weather_probs)}",
                  f"  illumination: {fmt(ILLUMINATIONS, self.illumination_probs)}",
                  f"  scenes: {fmt(SCENES, self.scene_probs)}",
-                 f"  occlusion: {self.occlusion_prob:.2f}; identity shift: {dict(self.identity_shift)}",
+                 f"  occlusion: {self.occlusion_prob:.2f}; "
+                 f"identity shift: {dict(self.identity_shift)}",
                  f"  cameras ({len(self.cameras)}):"]
         if len(self.cameras) > 8:
             c = self.cameras[0]

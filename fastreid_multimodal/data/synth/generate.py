@@ -380,7 +380,7 @@ def read_domain(path: str) -> dict:
 # ------------------------------------------------------------------------------------------
 def make_contact_sheet(out_path: str, domains: Iterable[str] = ("source", "campus", "winter",
                                                                 "night"),
-                       num_ids: int = 5, images_per_domain: int = 4, seed: int = 0,
+                       num_ids: int = 4, images_per_domain: int = 3, seed: int = 0,
                        size: Tuple[int, int] = (128, 64), scale: int = 2) -> str:
     """PNG grid: rows = identities (drawn from ``source``), columns = the same person rendered in
     each domain's environments (``images_per_domain`` each), upscaled ``scale`` x (nearest)."""
@@ -406,5 +406,5 @@ def make_contact_sheet(out_path: str, domains: Iterable[str] = ("source", "campu
     if scale != 1:
         sheet = sheet.resize((sheet.width * scale, sheet.height * scale), Image.NEAREST)
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
-    sheet.save(out_path)
+    sheet.save(out_path, optimize=True)
     return out_path

@@ -43,7 +43,8 @@ OCC1, OCC2, OCC3 = 240, 241, 242
 PART_NAMES = {BG: "background", SKIN: "skin", SKIN_FAR: "skin", HAIR: "hair", UPPER: "upper",
               UPPER_ALT: "upper", UPPER_FAR: "upper", LOWER: "lower", LOWER_FAR: "lower",
               SHOES: "shoes", SHOES_FAR: "shoes", HAT: "hat", BAG: "bag", STRAP: "bag",
-              EYES: "skin", GLASSES: "glasses", SLEEVE: "upper", SHADOW: "background", OCC1: "occluder",
+              EYES: "skin", GLASSES: "glasses", SLEEVE: "upper", SHADOW: "background",
+              OCC1: "occluder",
               OCC2: "occluder", OCC3: "occluder"}
 
 _FG_LUT = np.zeros(256, dtype=bool)
