@@ -488,6 +488,8 @@ def _ddp(model, device_ids=None, **kwargs):
     from torch.nn.parallel import DistributedDataParallel
     if next(model.parameters()).device.type == "cpu":
         device_ids = None  # DDP on CPU (gloo) takes no device ids
+    # multimodal batches may leave a path unused (no text in an image-only batch)
+    kwargs.setdefault("find_unused_parameters", getattr(model, "may_skip_parameters", False))
     with warnings.catch_warnings():
         # fastreid relies on broadcast_buffers=False (no buffer sync at init); torch>=2.11 calls
         # it deprecated but its replacement does not offer that yet

@@ -14,9 +14,10 @@ Mode ``random`` (Table 1 ablation) draws the patches uniformly.
 Geometry. The patch mask must describe the image the encoder sees. FastReID's transforms are built
 without flip and pad, and ``JointFlipPad`` applies the horizontal flip and the pad + random crop
 to the image tensor and its foreground mask together (flip and translation commute with FastReID's
-colour jitter and random erasing, so the augmentation is unchanged in distribution). Other geometric
-augmentations (INPUT.CROP, INPUT.AFFINE, INPUT.AUTOAUG, INPUT.AUGMIX) cannot be followed and are
-refused with foreground masking.
+colour jitter and random erasing, so the augmentation is unchanged in distribution; the prior,
+symmetric, stays centred in the final image). Other geometric augmentations (INPUT.CROP,
+INPUT.AFFINE, INPUT.AUTOAUG, INPUT.AUGMIX) cannot be followed and are refused with foreground
+masking.
 
 Tokens. ``TEXT_MASK_RATIO`` (15 %) of the real tokens of a caption (at least one) are chosen; BERT's
 80/10/10: 80 % become [MASK], 10 % a random word, 10 % stay. [CLS], [SEP], [PAD] (every special

@@ -51,6 +51,10 @@ class MultimodalTrainer(DefaultTrainer):
         if not tests:  # e.g. pre-training on FineGPR: nothing to evaluate
             return results
         per_target = OrderedDict(results) if len(tests) > 1 else OrderedDict([(tests[0], results)])
+        meta_arch = META_ARCH_REGISTRY.get(cfg.MODEL.META_ARCHITECTURE)
+        if hasattr(meta_arch, "extra_test"):  # MMET: text->image retrieval (text2image/* keys)
+            for name, metrics in meta_arch.extra_test(cfg, model).items():
+                per_target[name].update(metrics)
         if comm.is_main_process() and per_target:
             logger.info("Results per target:\n%s", format_table(per_target))
             if cfg.TEST.RESULTS.WRITE and cfg.OUTPUT_DIR:

@@ -172,10 +172,12 @@ def pretrained_word_embeddings(path, vocab_size, freeze):
 def build_mmet_backbone(cfg):
     if cfg.MODEL.BACKBONE.FEAT_DIM != cfg.MODEL.VIT.EMBED_DIM:
         raise ConfigError(f"MODEL.BACKBONE.FEAT_DIM ({cfg.MODEL.BACKBONE.FEAT_DIM}) must equal "
-                          f"MODEL.VIT.EMBED_DIM ({cfg.MODEL.VIT.EMBED_DIM}): the head reads the [CLS] feature")
+                          f"MODEL.VIT.EMBED_DIM ({cfg.MODEL.VIT.EMBED_DIM}): the head reads the "
+                          "[CLS] feature")
     for key in ("TEXT_DEPTH", "FUSION_DEPTH"):
         if getattr(cfg.MODEL.MMET, key) < 1:
-            raise ConfigError(f"MODEL.MMET.{key} must be at least 1, got {getattr(cfg.MODEL.MMET, key)}")
+            raise ConfigError(f"MODEL.MMET.{key} must be at least 1, "
+                              f"got {getattr(cfg.MODEL.MMET, key)}")
     vocab_size = len(build_tokenizer(cfg.MODEL.TEXT.TOKENIZER))
     words = None
     if cfg.MODEL.TEXT.TRANSLATOR:

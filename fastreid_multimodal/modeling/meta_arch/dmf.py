@@ -30,6 +30,8 @@ class DMF(nn.Module):
         self.register_buffer("pixel_mean", torch.tensor(cfg.MODEL.PIXEL_MEAN).view(1, -1, 1, 1), False)
         self.register_buffer("pixel_std", torch.tensor(cfg.MODEL.PIXEL_STD).view(1, -1, 1, 1), False)
 
+    may_skip_parameters = True  # image-only batches leave the text path without gradients (DDP)
+
     @classmethod
     def build_train_loader(cls, cfg):
         """S_i ∪ S_t of DATASETS.NAMES (MultimodalTrainer calls this instead of FastReID's)."""

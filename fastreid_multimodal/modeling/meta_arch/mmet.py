@@ -74,6 +74,10 @@ def patch_targets(images, patch_size, stride):
 
 @META_ARCH_REGISTRY.register()
 class MMET(nn.Module):
+    # a batch without unpaired texts (or images, or pairs) leaves heads without gradient: under
+    # DDP this model needs find_unused_parameters=True
+    may_skip_parameters = True
+
     def __init__(self, cfg):
         super().__init__()
         check_config(cfg)
@@ -116,7 +120,7 @@ class MMET(nn.Module):
     def preprocess_image(self, images):
         return (images.to(self.device) - self.pixel_mean) / self.pixel_std
 
-    # -- evaluation features ---------------------------------------------------------------------------
+    # -- evaluation features ---------------------------------------------------------------------
     def image_features(self, images):
         h_image = self.backbone.encode_image(self.preprocess_image(images))
         feat = h_image[:, 0] if self.eval_feature == "image" else self.backbone.fuse(h_image)[:, 0]
@@ -129,7 +133,7 @@ class MMET(nn.Module):
             self.backbone.fuse(None, h_text, mask)[:, 0]
         return self.heads(feat[..., None, None])
 
-    # -- training ----------------------------------------------------------------------------------------
+    # -- training --------------------------------------------------------------------------------
     def encode(self, batch):
         """Every encoder the batch needs; returns the CLS of each sample (batch order) and the
         hidden states the masked-prediction and matching losses read."""
@@ -143,8 +147,9 @@ class MMET(nn.Module):
             enc["images"] = self.preprocess_image(batch["images"])
             patch_mask = batch.get("patch_mask")
             enc["patch_mask"] = patch_mask.to(self.device) if patch_mask is not None else None
-            enc["h_image"] = self.backbone.encode_image(
-                enc["images"], enc["patch_mask"] if patch_mask is not None and patch_mask.any() else None)
+            masked = patch_mask is not None and bool(patch_mask.any())
+            enc["h_image"] = self.backbone.encode_image(enc["images"],
+                                                        enc["patch_mask"] if masked else None)
             only = modality == IMAGE
             cls_parts.append(enc["h_image"][image_row[only], 0])
             order.append(torch.nonzero(only).flatten())
