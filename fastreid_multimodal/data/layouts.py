@@ -19,6 +19,28 @@ LAYOUTS = {
 }
 
 
+# what must exist under $FASTREID_DATASETS for each data set (any one of the alternatives);
+# SynthPerson domains are absent from the table: they are generated on first use
+REQUIRED = {
+    "Market1501": ("Market-1501-v15.09.15/bounding_box_train", "bounding_box_train"),
+    "DukeMTMC": ("DukeMTMC-reID/bounding_box_train",),
+    "MSMT17": ("MSMT17_V2/list_train.txt", "MSMT17_V1/list_train.txt"),
+    "CUHK03": ("cuhk03/cuhk03_release",),
+    "FineGPR": ("FineGPR/images",),
+    "FineGPRCaption": ("FineGPR/images",),
+    "CUHKPEDES": ("CUHK-PEDES/reid_raw.json",),
+    "RandPerson": ("RandPerson/images", "RandPerson/randperson_subset"),
+}
+
+
+def is_present(dataset_name, root=None):
+    """Whether a data set is where FastReID will look for it (generated ones always are)."""
+    if dataset_name not in REQUIRED:
+        return True
+    root = root or datasets_root()
+    return any(os.path.exists(os.path.join(root, path)) for path in REQUIRED[dataset_name])
+
+
 def datasets_root():
     return os.getenv("FASTREID_DATASETS", "datasets")
 

@@ -1,0 +1,148 @@
+"""The papers' tables (transcribed from DMF and MMET, see shared/papers.md) and the runs that
+reproduce each of them; the markdown writer that puts our numbers next to the paper's.
+
+A table has rows (pre-training variants, data sets, losses); a row is produced by one run — a
+DMF two-stage pipeline or one train_net run — whose results.json holds metrics per target.
+"""
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Tuple
+
+R1, MAP, R5 = "Rank-1", "mAP", "Rank-5"
+T2I = "text2image/"  # prefix of text->image retrieval metrics in results.json
+
+
+@dataclass(frozen=True)
+class Run:
+    """How one row is produced. kind 'pipeline': tools/dmf_pipeline.py (stage I + II);
+    kind 'train': tools/train_net.py with one config."""
+    kind: str
+    config: str                  # train: the config; pipeline: the stage II config
+    pretrain: str = ""           # pipeline: the stage I config
+    variant: str = "both"        # pipeline: DMF pre-training variant
+    opts: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    run: Run
+    paper: Dict[str, Dict[str, float]] = field(default_factory=dict)  # target -> metric -> value
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    targets: Tuple[str, ...]
+    metrics: Tuple[str, ...]
+    rows: Tuple[Row, ...]
+    synthetic: Optional["Table"] = None  # the same structure on SynthPerson at demo size
+
+
+def _both(r1, m):
+    return {R1: r1, MAP: m}
+
+
+DMF_PRE = "configs/DMF/vit_finegpr.yml"
+SYN_PRE, SYN_FT = "configs/Demo/dmf_stage1_synth.yml", "configs/Demo/dmf_stage2_synth.yml"
+SYN_TARGETS = ("SynthPersonCampus", "SynthPersonWinter", "SynthPersonNight")
+
+
+def _dmf_ablation(pre, ft, targets, paper):
+    names = {"none": "none (baseline)", "text": "text only", "image": "image only",
+             "both": "text + image (DMF)"}
+    return tuple(Row(names[v], Run("pipeline", ft, pre, v), paper.get(v, {}))
+                 for v in ("none", "text", "image", "both"))
+
+
+TABLES = {
+    "dmf-1": Table(
+        "DMF Table 1: pre-training ablation, stage II on DukeMTMC (R1 / mAP)",
+        ("Market1501", "CUHK03", "MSMT17"), (R1, MAP),
+        _dmf_ablation(DMF_PRE, "configs/DMF/vit_duke.yml", (), {
+            "none": {"Market1501": _both(54.2, 30.1), "CUHK03": _both(11.4, 10.4), "MSMT17": _both(9.1, 8.7)},
+            "text": {"Market1501": _both(64.1, 38.7), "CUHK03": _both(14.3, 13.1), "MSMT17": _both(13.7, 12.5)},
+            "image": {"Market1501": _both(74.9, 46.3), "CUHK03": _both(19.3, 17.9), "MSMT17": _both(17.5, 16.0)},
+            "both": {"Market1501": _both(80.2, 52.6), "CUHK03": _both(21.2, 19.4), "MSMT17": _both(20.8, 19.3)},
+        }),
+        synthetic=Table(
+            "DMF Table 1 on SynthPerson: pre-training on the source domain, stage II on campus "
+            "(R1 / mAP)", SYN_TARGETS, (R1, MAP), _dmf_ablation(SYN_PRE, SYN_FT, SYN_TARGETS, {}))),
+    "dmf-2": Table(
+        "DMF Table 2: stage II on Market1501 (R1 / mAP)", ("CUHK03", "MSMT17"), (R1, MAP),
+        (Row("DMF", Run("pipeline", "configs/DMF/vit_market.yml", DMF_PRE),
+             {"CUHK03": _both(23.4, 22.6), "MSMT17": _both(50.6, 21.5)}),)),
+    "dmf-3": Table(
+        "DMF Table 3: stage II on MSMT17 (R1 / mAP)", ("Market1501", "CUHK03"), (R1, MAP),
+        (Row("DMF, MSMT17 train", Run("pipeline", "configs/DMF/vit_msmt.yml", DMF_PRE),
+             {"Market1501": _both(81.3, 55.1), "CUHK03": _both(26.1, 24.7)}),
+         Row("DMF, MSMT17 all", Run("pipeline", "configs/DMF/vit_msmt_all.yml", DMF_PRE),
+             {"Market1501": _both(82.6, 58.8), "CUHK03": _both(34.0, 32.1)}))),
+    "dmf-4": Table(
+        "DMF Table 4: stage II on RandPerson (R1 / mAP)", ("Market1501", "CUHK03", "MSMT17"), (R1, MAP),
+        (Row("DMF", Run("pipeline", "configs/DMF/vit_randperson.yml", DMF_PRE),
+             {"Market1501": _both(78.7, 52.0), "CUHK03": _both(21.5, 19.3), "MSMT17": _both(52.4, 18.9)}),)),
+    "mmet-1": Table(
+        "MMET Table 1: masking, pre-trained on FineGPR (mAP / R1)", ("Market1501", "DukeMTMC"), (MAP, R1),
+        (Row("baseline", Run("train", "configs/MMET/table1_baseline.yml"),
+             {"Market1501": _both(38.9, 15.4), "DukeMTMC": _both(19.5, 9.8)}),
+         Row("MMET, random masking", Run("train", "configs/MMET/table1_random_masking.yml"),
+             {"Market1501": _both(51.1, 26.7), "DukeMTMC": _both(35.1, 19.2)}),
+         Row("MMET + MMM", Run("train", "configs/MMET/table1_mmm.yml"),
+             {"Market1501": _both(59.2, 28.8), "DukeMTMC": _both(43.6, 23.5)})),
+        synthetic=Table(
+            "MMET Table 1 on SynthPerson (mAP / R1)", SYN_TARGETS, (MAP, R1),
+            (Row("baseline", Run("train", "configs/Demo/mmet_synth_baseline.yml")),
+             Row("MMET, random masking", Run("train", "configs/Demo/mmet_synth_random.yml")),
+             Row("MMET + MMM", Run("train", "configs/Demo/mmet_synth.yml"))))),
+    "mmet-2": Table(
+        "MMET Table 2: FineGPR -> CUHK-PEDES text->image (mAP / R1 / R5)", ("CUHKPEDES",),
+        (T2I + MAP, T2I + R1, T2I + R5),
+        (Row("MIM only", Run("train", "configs/MMET/table2_mim.yml"),
+             {"CUHKPEDES": {T2I + MAP: 24.6, T2I + R1: 36.7, T2I + R5: 47.6}}),
+         Row("MLM only", Run("train", "configs/MMET/table2_mlm.yml"),
+             {"CUHKPEDES": {T2I + MAP: 14.4, T2I + R1: 27.8, T2I + R5: 39.5}}),
+         Row("MMM", Run("train", "configs/MMET/table2_mmm.yml"),
+             {"CUHKPEDES": {T2I + MAP: 25.6, T2I + R1: 38.8, T2I + R5: 50.4}}))),
+    "mmet-3": Table(
+        "MMET Table 3: pre-trained on FineGPR (mAP / R1)", ("Market1501", "DukeMTMC", "CUHK03"), (MAP, R1),
+        (Row("MMET", Run("train", "configs/MMET/finegpr.yml"),
+             {"Market1501": _both(59.2, 28.8), "DukeMTMC": _both(43.6, 23.5),
+              "CUHK03": _both(23.6, 20.3)}),)),
+    "mmet-4": Table(
+        "MMET Table 4: pre-training set (mAP / R1)", ("Market1501", "DukeMTMC", "CUHK03"), (MAP, R1),
+        (Row("RandPerson", Run("train", "configs/MMET/table4_randperson.yml"),
+             {"Market1501": _both(55.6, 28.8), "DukeMTMC": _both(47.6, 27.1),
+              "CUHK03": _both(13.4, 10.8)}),
+         Row("FineGPR", Run("train", "configs/MMET/finegpr.yml"),
+             {"Market1501": _both(59.2, 28.8), "DukeMTMC": _both(43.6, 23.5),
+              "CUHK03": _both(23.6, 20.3)}))),
+}
+
+
+def _cell(value, fmt="{:.1f}"):
+    return "-" if value is None else fmt.format(value)
+
+
+def format_comparison(table, ours, spread=None):
+    """Markdown: per row and target, ours | paper | delta for each metric.
+
+    ``ours``: row name -> target -> metric -> value (missing: '-'); ``spread``: the same shape
+    with standard deviations over seeds, shown as ours±std."""
+    head = ["row"]
+    for target in table.targets:
+        for metric in table.metrics:
+            short = metric.replace(T2I, "t2i ").replace("Rank-", "R")
+            head += [f"{target} {short}", "paper", "Δ"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in table.rows:
+        cells = [row.name]
+        for target in table.targets:
+            for metric in table.metrics:
+                mine = ours.get(row.name, {}).get(target, {}).get(metric)
+                paper = row.paper.get(target, {}).get(metric)
+                std = (spread or {}).get(row.name, {}).get(target, {}).get(metric)
+                text = _cell(mine) + (f"±{std:.1f}" if mine is not None and std is not None else "")
+                delta = None if mine is None or paper is None else mine - paper
+                cells += [text, _cell(paper), _cell(delta, "{:+.1f}")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,85 @@
+"""Paper numbers transcribed correctly; the comparison table's deltas; reproduce planning."""
+import json
+import os
+import re
+
+import pytest
+
+from fastreid_multimodal.evaluation import reproduce
+from fastreid_multimodal.evaluation.paper_tables import MAP, R1, TABLES, format_comparison
+
+PAPERS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "papers.md")
+
+
+@pytest.mark.skipif(not os.path.isfile(PAPERS), reason="shared/papers.md not beside the checkout")
+def test_dmf_table1_matches_papers_md():
+    text = open(PAPERS).read()
+    names = {"none (baseline)": "none (baseline)", "text only": "text only",
+             "image only": "image only", "text + image (DMF)": "text + image (DMF)"}
+    table = TABLES["dmf-1"]
+    for row in table.rows:
+        line = re.search(r"^\| " + re.escape(names[row.name]) + r" \|(.*)\|$", text, re.M).group(1)
+        pairs = [tuple(map(float, cell.split("/"))) for cell in line.split("|")]
+        for target, (r1, m) in zip(table.targets, pairs):
+            assert row.paper[target] == {R1: r1, MAP: m}, (row.name, target)
+
+
+@pytest.mark.skipif(not os.path.isfile(PAPERS), reason="shared/papers.md not beside the checkout")
+def test_prose_tables_match_papers_md():
+    text = " ".join(open(PAPERS).read().split())  # prose wraps across lines
+    assert "CUHK03 23.4 / 22.6, MSMT17 50.6 / 21.5" in text
+    assert TABLES["dmf-2"].rows[0].paper == {"CUHK03": {R1: 23.4, MAP: 22.6},
+                                             "MSMT17": {R1: 50.6, MAP: 21.5}}
+    assert "Market 82.6 / 58.8, CUHK03 34.0 / 32.1" in text
+    assert TABLES["dmf-3"].rows[1].paper["CUHK03"] == {R1: 34.0, MAP: 32.1}
+    # MMET tables are mAP / R1
+    assert "Market1501 — baseline 15.4 / 38.9" in text
+    assert TABLES["mmet-1"].rows[0].paper["Market1501"] == {MAP: 15.4, R1: 38.9}
+    assert "MLM only 14.4 / 27.8 / 39.5" in text
+    mlm = TABLES["mmet-2"].rows[1].paper["CUHKPEDES"]
+    assert list(mlm.values()) == [14.4, 27.8, 39.5]
+
+
+def test_comparison_deltas():
+    table = TABLES["dmf-2"]
+    ours = {"DMF": {"CUHK03": {R1: 25.0, MAP: 20.0}}}
+    text = format_comparison(table, ours, {"DMF": {"CUHK03": {R1: 1.25}}})
+    row = text.splitlines()[2].split(" | ")
+    assert row[1:7] == ["25.0±1.2", "23.4", "+1.6", "20.0", "22.6", "-2.6"]
+    assert row[7:] == ["-", "50.6", "-", "-", "21.5", "- |"]
+
+
+def test_every_table_plans_runs_whose_configs_build():
+    for name, table in TABLES.items():
+        for synthetic in (False, True) if table.synthetic else (False,):
+            _, runs = reproduce.plan(name, "/tmp/out", synthetic, seeds=(0,))
+            assert len(runs) == len(reproduce.select(name, synthetic).rows)
+            assert reproduce.needed_datasets(runs)  # every config loads
+
+
+def test_missing_datasets_reported_up_front(tmp_path, monkeypatch):
+    monkeypatch.setenv("FASTREID_DATASETS", str(tmp_path))
+    _, runs = reproduce.plan("dmf-1", str(tmp_path), seeds=(0,))
+    missing = dict(reproduce.missing_datasets(runs))
+    assert set(missing) == {"FineGPRCaption", "DukeMTMC", "Market1501", "CUHK03", "MSMT17"}
+    _, synthetic = reproduce.plan("dmf-1", str(tmp_path), synthetic=True, seeds=(0,))
+    assert reproduce.missing_datasets(synthetic) == []
+
+
+def test_collect_means_over_seeds_and_skips_done_runs(tmp_path):
+    table, runs = reproduce.plan("dmf-2", str(tmp_path), seeds=(0, 1))
+    for run, value in zip(runs, (20.0, 30.0)):
+        os.makedirs(run.output_dir)
+        json.dump({"CUHK03": {R1: value, MAP: 10.0}}, open(os.path.join(run.output_dir, "results.json"), "w"))
+    assert all(run.done for run in runs)
+    mean, std = reproduce.collect(table, runs)
+    assert mean["DMF"]["CUHK03"][R1] == 25.0 and std["DMF"]["CUHK03"][R1] == 5.0
+    text = reproduce.write_table(table, runs, str(tmp_path / "t.md"))
+    assert "25.0±5.0 | 23.4 | +1.6" in text and "seeds [0, 1]" in text
+
+
+def test_dry_run_lists_every_table(tool):
+    for name in TABLES:
+        run = tool("reproduce.py", "--table", name, "--dry-run")
+        assert run.returncode == 0, run.stderr
+        assert "runs" in run.stdout and "[todo]" in run.stdout

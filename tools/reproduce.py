@@ -1,0 +1,52 @@
+#!/usr/bin/env python
+"""Reproduce a paper table: run (or, with --dry-run, list) every training it needs, skipping runs
+that already have results, then write our numbers next to the paper's.
+
+    python tools/reproduce.py --table dmf-1 [--dry-run] [--synthetic] [--seeds 0 1 2]
+                              [--output-dir output/reproduce] [KEY VALUE ...]
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import fastreid_multimodal  # noqa: E402,F401
+from fastreid_multimodal.engine.defaults import run_cli  # noqa: E402
+from fastreid_multimodal.evaluation import reproduce  # noqa: E402
+from fastreid_multimodal.evaluation.paper_tables import TABLES  # noqa: E402
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--table", required=True, choices=sorted(TABLES))
+    parser.add_argument("--dry-run", action="store_true", help="list the runs and their configs")
+    parser.add_argument("--synthetic", action="store_true",
+                        help="the same table on SynthPerson domains with demo-size models")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="training seeds (default: 0 1 2 with --synthetic, else 0)")
+    parser.add_argument("--output-dir", default="output/reproduce")
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides for every run")
+    args = parser.parse_args(argv)
+    seeds = args.seeds or ([0, 1, 2] if args.synthetic else [0])
+    table, runs = reproduce.plan(args.table, args.output_dir, args.synthetic, seeds, args.opts)
+    missing = reproduce.missing_datasets(runs)
+    print(f"{table.title}: {len(runs)} runs, {sum(r.done for r in runs)} already done")
+    for run in runs:
+        state = "done" if run.done else "todo"
+        print(f"  [{state}] {run.row} (seed {run.seed}): {' + '.join(run.configs)} -> {run.output_dir}")
+    if missing:
+        print(reproduce.datasets_message(missing), file=sys.stderr)
+        if not args.dry_run:
+            return 2
+    if args.dry_run:
+        return 0
+    reproduce.execute(runs)
+    path = os.path.join(args.output_dir, f"{args.table}{'-synthetic' if args.synthetic else ''}.md")
+    print(reproduce.write_table(table, runs, path))
+    print(f"written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
