@@ -78,8 +78,8 @@ def test_collect_means_over_seeds_and_skips_done_runs(tmp_path):
     assert "25.0±5.0 | 23.4 | +1.6" in text and "seeds [0, 1]" in text
 
 
-def test_dry_run_lists_every_table(tool):
-    for name in TABLES:
+def test_dry_run_from_the_command_line(tool):
+    for name in ("dmf-1", "mmet-2"):  # every table's planning is covered in-process above
         run = tool("reproduce.py", "--table", name, "--dry-run")
         assert run.returncode == 0, run.stderr
         assert "runs" in run.stdout and "[todo]" in run.stdout
