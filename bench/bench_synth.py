@@ -13,9 +13,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy as np  # noqa: E402
-
-from fastreid_multimodal.data.synth import (get_domain, image_rng, plan_images,  # noqa: E402
+from fastreid_multimodal.data.synth import (get_domain, plan_images,  # noqa: E402
                                             render, sample_domain_identity, save_image,
                                             save_mask)
 

@@ -125,9 +125,14 @@ def build_multimodal_train_loader(cfg, modalities="both"):
                                   cfg.MODEL.TEXT.MAX_LENGTH)
     logger.info("Training samples: %d images + %d texts of %d identities",
                 len(train_set) - train_set.num_texts, train_set.num_texts, train_set.num_classes)
-    sampler = _train_loader_from_config(cfg, train_set=train_set)["sampler"]  # FastReID's samplers
+    return identity_batch_loader(cfg, train_set, MultimodalCollate(train_set.pad_id))
+
+
+def identity_batch_loader(cfg, train_set, collate):
+    """FastReID's training sampler (DATALOADER.SAMPLER_TRAIN) and DataLoaderX with our collate."""
+    sampler = _train_loader_from_config(cfg, train_set=train_set)["sampler"]
     mini_batch = cfg.SOLVER.IMS_PER_BATCH // comm.get_world_size()
     return DataLoaderX(comm.get_local_rank(), dataset=train_set,
                        num_workers=cfg.DATALOADER.NUM_WORKERS,
                        batch_sampler=BatchSampler(sampler, mini_batch, True),
-                       collate_fn=MultimodalCollate(train_set.pad_id), pin_memory=True)
+                       collate_fn=collate, pin_memory=True)

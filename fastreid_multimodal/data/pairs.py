@@ -17,18 +17,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from fastreid.data.build import _train_loader_from_config
-from fastreid.data.data_utils import DataLoaderX, read_image
+from fastreid.data.data_utils import read_image
 from fastreid.data.datasets import DATASET_REGISTRY
 from fastreid.data.transforms import build_transforms
 from fastreid.utils import comm
-from torch.utils.data import BatchSampler
 
 from ..errors import ConfigError
 from .finegpr_folder import Caption
 from .layouts import datasets_root
 from .masking import JointFlipPad, build_patch_masker, build_token_masker, load_foreground
-from .multimodal import IMAGE, TEXT, MultimodalCollate, MultimodalDataset
+from .multimodal import IMAGE, TEXT, MultimodalCollate, MultimodalDataset, identity_batch_loader
 from .text import build_tokenizer
 
 logger = logging.getLogger("fastreid_multimodal")
@@ -202,9 +200,4 @@ def build_pair_train_loader(cfg, mask_images_of=(), mask_texts_of=()):
     logger.info("Training samples: %d pairs + %d images + %d texts of %d identities",
                 train_set.num_pairs, len(train_set) - train_set.num_texts,
                 train_set.num_texts - train_set.num_pairs, train_set.num_classes)
-    sampler = _train_loader_from_config(cfg, train_set=train_set)["sampler"]  # FastReID's samplers
-    mini_batch = cfg.SOLVER.IMS_PER_BATCH // comm.get_world_size()
-    return DataLoaderX(comm.get_local_rank(), dataset=train_set,
-                       num_workers=cfg.DATALOADER.NUM_WORKERS,
-                       batch_sampler=BatchSampler(sampler, mini_batch, True),
-                       collate_fn=PairCollate(train_set.pad_id), pin_memory=True)
+    return identity_batch_loader(cfg, train_set, PairCollate(train_set.pad_id))
