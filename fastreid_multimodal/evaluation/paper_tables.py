@@ -128,11 +128,12 @@ def format_comparison(table, ours, spread=None):
 
     ``ours``: row name -> target -> metric -> value (missing: '-'); ``spread``: the same shape
     with standard deviations over seeds, shown as ours±std."""
+    with_paper = any(row.paper for row in table.rows)  # synthetic tables have no paper column
     head = ["row"]
     for target in table.targets:
         for metric in table.metrics:
             short = metric.replace(T2I, "t2i ").replace("Rank-", "R")
-            head += [f"{target} {short}", "paper", "Δ"]
+            head += [f"{target} {short}"] + (["paper", "Δ"] if with_paper else [])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in table.rows:
         cells = [row.name]
@@ -143,6 +144,6 @@ def format_comparison(table, ours, spread=None):
                 std = (spread or {}).get(row.name, {}).get(target, {}).get(metric)
                 text = _cell(mine) + (f"±{std:.1f}" if mine is not None and std is not None else "")
                 delta = None if mine is None or paper is None else mine - paper
-                cells += [text, _cell(paper), _cell(delta, "{:+.1f}")]
+                cells += [text] + ([_cell(paper), _cell(delta, "{:+.1f}")] if with_paper else [])
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -120,8 +120,9 @@ def collect(table, runs):
 def write_table(table, runs, path):
     mean, std = collect(table, runs)
     seeds = sorted({r.seed for r in runs if r.done})
+    legend = "; paper: as published; Δ = ours - paper" if any(r.paper for r in table.rows) else ""
     text = (f"## {table.title}\n\nours: mean over seeds {seeds}" + (" (±std)" if len(seeds) > 1 else "")
-            + "; paper: as published; Δ = ours - paper\n\n" + format_comparison(table, mean, std) + "\n")
+            + legend + "\n\n" + format_comparison(table, mean, std) + "\n")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
         f.write(text)

@@ -83,3 +83,9 @@ def test_dry_run_from_the_command_line(tool):
         run = tool("reproduce.py", "--table", name, "--dry-run")
         assert run.returncode == 0, run.stderr
         assert "runs" in run.stdout and "[todo]" in run.stdout
+
+
+def test_synthetic_tables_have_no_paper_columns():
+    table = reproduce.select("dmf-1", synthetic=True)
+    header = format_comparison(table, {}).splitlines()[0]
+    assert "paper" not in header and header.count("|") == 1 + len(table.targets) * 2 + 1
