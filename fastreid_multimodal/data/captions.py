@@ -184,3 +184,17 @@ def parse_caption_line(line: str) -> Tuple[str, str]:
     if not cap:
         raise ValueError(f"caption line has an empty caption: {shown!r}")
     return name, cap
+
+
+def read_caption_lines(path: str):
+    """Yield (line number, image name, caption) of a caption file; a malformed line is a
+    ``ValueError`` naming ``path:line``. Blank lines are skipped."""
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                name, caption = parse_caption_line(line)
+            except ValueError as exc:
+                raise ValueError(f"{path}:{number}: {exc}") from None
+            yield number, name, caption

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .captions import make_caption, parse_caption_line
+from .captions import make_caption, read_caption_lines
 from .synth.generate import parse_image_name
 
 logger = logging.getLogger("fastreid_multimodal")
@@ -95,21 +95,14 @@ def list_images(folder, skips, verify=True):
 def read_caption_file(path, images, skips):
     """{image name: caption} from a caption file; malformed lines are errors naming file:line."""
     captions = {}
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                name, caption = parse_caption_line(line)
-            except ValueError as exc:
-                raise ValueError(f"{path}:{number}: {exc}") from None
-            if name not in images:
-                skips.skip("captions naming an image that does not exist", f"{path}:{number} {name}")
-                continue
-            if not caption.strip():
-                skips.skip("empty captions", f"{path}:{number}")
-                continue
-            captions[name] = caption.strip()
+    for number, name, caption in read_caption_lines(path):
+        if name not in images:
+            skips.skip("captions naming an image that does not exist", f"{path}:{number} {name}")
+            continue
+        if not caption.strip():
+            skips.skip("empty captions", f"{path}:{number}")
+            continue
+        captions[name] = caption.strip()
     return captions
 
 

@@ -348,7 +348,7 @@ def ensure_domain(root: str, name: str, **kw) -> str:
 def read_domain(path: str) -> dict:
     """Load a generated domain: meta, identities (pid -> Identity), images (name -> record with
     pid and environment), captions (name -> caption) and splits."""
-    from ..captions import parse_caption_line
+    from ..captions import read_caption_lines
 
     meta = _read_meta(path)
     if meta is None:
@@ -359,17 +359,8 @@ def read_domain(path: str) -> dict:
         images = json.load(f)["images"]
     with open(os.path.join(path, "splits.json"), encoding="utf-8") as f:
         splits = json.load(f)
-    captions = {}
-    cap_path = os.path.join(path, "captions.txt")
-    with open(cap_path, encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                name, cap = parse_caption_line(line)
-            except ValueError as e:
-                raise ValueError(f"{cap_path}:{i}: {e}") from None
-            captions[name] = cap
+    captions = {name: cap for _, name, cap in
+                read_caption_lines(os.path.join(path, "captions.txt"))}
     identities = {int(k): Identity.from_dict(v) for k, v in attrs["identities"].items()}
     return {"meta": meta, "identities": identities, "images": images, "captions": captions,
             "splits": splits}

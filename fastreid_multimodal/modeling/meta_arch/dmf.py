@@ -4,17 +4,17 @@ import torch
 from fastreid.modeling.heads import build_heads
 from fastreid.modeling.backbones import build_backbone
 from fastreid.modeling.meta_arch.build import META_ARCH_REGISTRY
-from torch import nn
 
 from ...data.multimodal import IMAGE, TEXT, build_multimodal_train_loader
 from ...errors import ConfigError
 from ..losses import build_losses
+from .normalization import PixelNormalization
 
 MODALITIES = ("both", "image", "text")
 
 
 @META_ARCH_REGISTRY.register()
-class DMF(nn.Module):
+class DMF(PixelNormalization):
     """Training batches: {"modality", "targets", "images"?, "text_ids"?, "text_mask"?} from the
     multimodal loader (images and texts interleaved in sampler order). Evaluation: image features."""
 
@@ -27,8 +27,7 @@ class DMF(nn.Module):
         self.backbone = build_backbone(cfg)
         self.heads = build_heads(cfg)
         self.loss_fns = build_losses(cfg)
-        self.register_buffer("pixel_mean", torch.tensor(cfg.MODEL.PIXEL_MEAN).view(1, -1, 1, 1), False)
-        self.register_buffer("pixel_std", torch.tensor(cfg.MODEL.PIXEL_STD).view(1, -1, 1, 1), False)
+        self.init_pixel_stats(cfg)
 
     may_skip_parameters = True  # image-only batches leave the text path without gradients (DDP)
 
@@ -36,13 +35,6 @@ class DMF(nn.Module):
     def build_train_loader(cls, cfg):
         """S_i ∪ S_t of DATASETS.NAMES (MultimodalTrainer calls this instead of FastReID's)."""
         return build_multimodal_train_loader(cfg, cfg.MODEL.DMF.MODALITIES)
-
-    @property
-    def device(self):
-        return self.pixel_mean.device
-
-    def preprocess_image(self, images):
-        return (images.to(self.device) - self.pixel_mean) / self.pixel_std
 
     def features(self, batch):
         """[cls] features of every sample, in batch order (N, D)."""

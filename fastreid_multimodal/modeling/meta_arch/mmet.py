@@ -26,7 +26,6 @@ import torch.nn.functional as F
 from fastreid.modeling.backbones import build_backbone
 from fastreid.modeling.heads import build_heads
 from fastreid.modeling.meta_arch.build import META_ARCH_REGISTRY
-from torch import nn
 
 from ...data.masking import MASK_MODES, check_ratio
 from ...data.multimodal import IMAGE, TEXT
@@ -34,6 +33,7 @@ from ...data.pairs import PAIR, build_pair_train_loader, check_probability
 from ...errors import ConfigError
 from ..heads import ImageTextMatchingHead, MaskedPatchHead, MaskedTokenHead
 from ..losses import build_losses
+from .normalization import PixelNormalization
 from ..losses.image_text_matching import mine_negatives
 
 logger = logging.getLogger("fastreid_multimodal")
@@ -73,7 +73,7 @@ def patch_targets(images, patch_size, stride):
 
 
 @META_ARCH_REGISTRY.register()
-class MMET(nn.Module):
+class MMET(PixelNormalization):
     # a batch without unpaired texts (or images, or pairs) leaves heads without gradient: under
     # DDP this model needs find_unused_parameters=True
     may_skip_parameters = True
@@ -95,8 +95,7 @@ class MMET(nn.Module):
         self.itm_head = ImageTextMatchingHead(cfg) if ITM in names else None
         self.patch_size = cfg.MODEL.VIT.PATCH_SIZE
         self.stride = tuple(self.backbone.patch_embed.stride)
-        self.register_buffer("pixel_mean", torch.tensor(cfg.MODEL.PIXEL_MEAN).view(1, -1, 1, 1), False)
-        self.register_buffer("pixel_std", torch.tensor(cfg.MODEL.PIXEL_STD).view(1, -1, 1, 1), False)
+        self.init_pixel_stats(cfg)
 
     @classmethod
     def build_train_loader(cls, cfg):
@@ -112,13 +111,6 @@ class MMET(nn.Module):
         if not cfg.MODEL.MMET.EVAL_TEXT2IMAGE:
             return {}
         return evaluate_text_to_image(cfg, model)
-
-    @property
-    def device(self):
-        return self.pixel_mean.device
-
-    def preprocess_image(self, images):
-        return (images.to(self.device) - self.pixel_mean) / self.pixel_std
 
     # -- evaluation features ---------------------------------------------------------------------
     def image_features(self, images):
