@@ -565,6 +565,28 @@ def _fix_eval_period_zero():
     _replace(hooks.EvalHook, "after_train", after_train)
 
 
+def _fix_cosine_without_epochs():
+    """Defect 17: CosineAnnealingLR gets ``T_max = MAX_EPOCH - warm-up epochs``; when the warm-up
+    (or SOLVER.DELAY_EPOCHS) covers the whole run that is 0 and torch raises ZeroDivisionError
+    at the end of the first epoch. The cosine now spans at least one epoch."""
+    import torch
+    from fastreid import solver
+    from fastreid.engine import defaults
+    from fastreid.solver import build as solver_build
+
+    orig = solver_build.build_lr_scheduler
+
+    def build_lr_scheduler(cfg, optimizer, iters_per_epoch):
+        schedulers = orig(cfg, optimizer, iters_per_epoch)
+        cosine = schedulers.get("lr_sched")
+        if isinstance(cosine, torch.optim.lr_scheduler.CosineAnnealingLR) and cosine.T_max < 1:
+            cosine.T_max = 1
+        return schedulers
+
+    for owner in (solver_build, solver, defaults):
+        _replace(owner, "build_lr_scheduler", build_lr_scheduler)
+
+
 def resolve_device(cfg):
     """MODEL.DEVICE defaults to 'cuda' in fastreid; fall back to the CPU where there is none."""
     if str(cfg.MODEL.DEVICE).startswith("cuda") and not cuda_available():
@@ -592,6 +614,7 @@ FIXES = [
     _fix_dataset_not_found_message,
     _fix_checkpointer_without_tests,
     _fix_eval_period_zero,
+    _fix_cosine_without_epochs,
 ]
 
 

@@ -271,3 +271,20 @@ def test_missing_dataset_message_names_layout(tmp_path, monkeypatch):
     message = str(exc.value)
     assert "Market1501" in message and "bounding_box_train" in message
     assert str(tmp_path) in message and "make demo" in message
+
+
+def test_cosine_spans_at_least_one_epoch_when_warmup_covers_the_run():
+    from fastreid.solver import build as solver_build
+
+    cfg = load_config(None, ["SOLVER.SCHED", "CosineAnnealingLR", "SOLVER.MAX_EPOCH", "1",
+                             "SOLVER.WARMUP_ITERS", "20"])
+    def one_epoch(build):
+        optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        cosine = build(cfg, optimizer, iters_per_epoch=44)["lr_sched"]
+        optimizer.step()
+        cosine.step()
+        return optimizer.param_groups[0]["lr"]
+
+    with compat.unpatched(solver_build, "build_lr_scheduler"), pytest.raises(ZeroDivisionError):
+        one_epoch(solver_build.build_lr_scheduler)
+    assert one_epoch(solver_build.build_lr_scheduler) == pytest.approx(cfg.SOLVER.ETA_MIN_LR)
