@@ -3,11 +3,12 @@
 that already have results, then write our numbers next to the paper's.
 
     python tools/reproduce.py --table dmf-1 [--dry-run] [--synthetic] [--seeds 0 1 2]
-                              [--output-dir output/reproduce] [KEY VALUE ...]
+                              [--jobs 2] [--output-dir output/reproduce] [KEY VALUE ...]
 """
 import argparse
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -25,6 +26,8 @@ def main(argv=None):
                         help="the same table on SynthPerson domains with demo-size models")
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="training seeds (default: 0 1 2 with --synthetic, else 0)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="runs trained at once, CPU threads split between them (default 1)")
     parser.add_argument("--output-dir", default="output/reproduce")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides for every run")
     args = parser.parse_args(argv)
@@ -41,7 +44,13 @@ def main(argv=None):
             return 2
     if args.dry_run:
         return 0
-    reproduce.execute(runs)
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    started = time.time()
+    trained = reproduce.execute(runs, jobs=args.jobs)
+    if trained:
+        print(f"trained {len(trained)} runs in {time.time() - started:.0f} s wall "
+              f"({sum(trained.values()):.0f} s summed over runs, --jobs {args.jobs})")
     path = os.path.join(args.output_dir, f"{args.table}{'-synthetic' if args.synthetic else ''}.md")
     print(reproduce.write_table(table, runs, path))
     print(f"written to {path}")

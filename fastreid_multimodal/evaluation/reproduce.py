@@ -1,14 +1,16 @@
 """Planning, running and tabulating the runs a paper table needs (tools/reproduce.py).
 
-Runs live in ``<output>/<table>[-synthetic]/<row>[_s<seed>]``; a run whose results.json exists is
-skipped, so an interrupted reproduction continues. Missing data sets are reported before anything
-runs.
+Runs live in ``<output>/<table>[-synthetic]/<row>_s<seed>``; a run whose results.json exists is
+skipped, so an interrupted reproduction continues, and a run two tables share (the same configs and
+options) lives under the first of them and is trained once. Missing data sets are reported before
+anything runs. ``jobs`` > 1 trains that many runs at once, the CPU threads split between them.
 """
 import json
 import os
 import re
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,13 +50,23 @@ def _slug(text):
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
+def _run_dir(output_dir, run, synthetic, seed):
+    """The run's folder, named after the first table (in TABLES order) with the same run."""
+    for name, table in TABLES.items():
+        chosen = table.synthetic if synthetic else table
+        for row in chosen.rows if chosen else ():
+            if row.run == run:
+                return os.path.join(output_dir, name + ("-synthetic" if synthetic else ""),
+                                    f"{_slug(row.name)}_s{seed}")
+    raise KeyError(run)
+
+
 def plan(table_name, output_dir, synthetic=False, seeds=(0,), extra_opts=()):
     table = select(table_name, synthetic)
-    base = os.path.join(output_dir, table_name + ("-synthetic" if synthetic else ""))
     runs = []
     for row in table.rows:
         for seed in seeds:
-            out = os.path.join(base, f"{_slug(row.name)}_s{seed}")
+            out = _run_dir(output_dir, row.run, synthetic, seed)
             opts = [*row.run.opts, *extra_opts, "SEED", str(seed)]
             if row.run.kind == "pipeline":
                 command = [sys.executable, os.path.join(TOOLS, "dmf_pipeline.py"),
@@ -87,16 +99,78 @@ def missing_datasets(runs):
             if not is_present(name)]
 
 
-def execute(runs, log=print):
+def prepare_synthetic_data(runs):
+    """Render the SynthPerson domains the runs need once, before parallel runs would race to."""
+    from fastreid.data.datasets import DATASET_REGISTRY
+    done = set()
+    for run in runs:
+        for config in run.configs:
+            cfg = load_config(config, check_files=False)
+            for name in (*cfg.DATASETS.NAMES, *cfg.DATASETS.TESTS):
+                if name.startswith("SynthPerson") and name not in done:
+                    DATASET_REGISTRY.get(name)(root=datasets_root(), dataset_cfg=cfg)
+                    done.add(name)
+
+
+def _child_env(jobs):
+    env = dict(os.environ)
+    if jobs > 1 and "OMP_NUM_THREADS" not in env:
+        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
+    return env
+
+
+def execute(runs, jobs=1, log=print):
+    """Train every run without results, ``jobs`` at a time. With jobs > 1 each run's console
+    goes to <run>/console.log. Returns {output_dir: seconds} of the runs trained now."""
+    todo = []
     for run in runs:
         if run.done:
             log(f"skip (done): {run.row} seed {run.seed} -> {run.output_dir}")
-            continue
+        elif run.output_dir not in {r.output_dir for r in todo}:
+            todo.append(run)
+    if jobs > 1 and todo:
+        prepare_synthetic_data(todo)
+    env, active, seconds, failed = _child_env(jobs), [], {}, []
+
+    def reap(block):
+        for entry in list(active):
+            run, proc, started, console = entry
+            if proc.poll() is None and not block:
+                continue
+            proc.wait()
+            active.remove(entry)
+            if console:
+                console.close()
+            seconds[run.output_dir] = time.time() - started
+            state = "done" if proc.returncode == 0 else f"FAILED ({proc.returncode})"
+            log(f"{state}: {run.row} seed {run.seed} in {seconds[run.output_dir]:.0f} s")
+            if proc.returncode != 0:
+                failed.append(run)
+            return
+
+    for run in todo:
+        if failed:  # no new runs after a failure; the running ones finish
+            break
+        while len(active) >= jobs:
+            reap(block=False)
+            if len(active) >= jobs:
+                time.sleep(1)
+        if failed:
+            break
         log(f"run: {run.row} seed {run.seed}\n  + {' '.join(run.command)}")
-        ret = subprocess.run(run.command)
-        if ret.returncode != 0:
-            raise SystemExit(f"run failed ({ret.returncode}): {run.row} seed {run.seed}; "
-                             f"see {run.output_dir}/log.txt")
+        console = None
+        if jobs > 1:
+            os.makedirs(run.output_dir, exist_ok=True)
+            console = open(os.path.join(run.output_dir, "console.log"), "w")
+        proc = subprocess.Popen(run.command, env=env, stdout=console, stderr=console)
+        active.append((run, proc, time.time(), console))
+    while active:
+        reap(block=True)
+    if failed:
+        where = "console.log" if jobs > 1 else "log.txt"
+        raise SystemExit("runs failed: " + "; ".join(
+            f"{run.row} seed {run.seed} (see {run.output_dir}/{where})" for run in failed))
+    return seconds
 
 
 def collect(table, runs):

@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import sys
 
 import pytest
 
@@ -89,3 +90,47 @@ def test_synthetic_tables_have_no_paper_columns():
     table = reproduce.select("dmf-1", synthetic=True)
     header = format_comparison(table, {}).splitlines()[0]
     assert "paper" not in header and header.count("|") == 1 + len(table.targets) * 2 + 1
+
+
+def test_a_run_two_tables_share_is_planned_once():
+    _, table1 = reproduce.plan("mmet-1", "/tmp/out", synthetic=True, seeds=(0,))
+    _, table2 = reproduce.plan("mmet-2", "/tmp/out", synthetic=True, seeds=(0,))
+    assert table2[-1].output_dir == table1[-1].output_dir == "/tmp/out/mmet-1-synthetic/mmet_mmm_s0"
+    assert table2[0].output_dir == "/tmp/out/mmet-2-synthetic/mim_only_s0"
+    _, table3 = reproduce.plan("mmet-3", "/tmp/out")
+    _, table4 = reproduce.plan("mmet-4", "/tmp/out")
+    assert table4[1].output_dir == table3[0].output_dir  # both train configs/MMET/finegpr.yml
+
+
+def test_synthetic_mmet_tables_report_image_and_text_queries():
+    for name in ("mmet-1", "mmet-2"):
+        table = reproduce.select(name, synthetic=True)
+        assert table.metrics == (MAP, R1, "text2image/mAP", "text2image/Rank-1")
+        header = format_comparison(table, {}).splitlines()[0]
+        assert "SynthPersonNight t2i mAP" in header
+
+
+def _fake_run(tmp_path, name, code):
+    out = str(tmp_path / name)
+    script = ("import json, os, sys; out = sys.argv[1]; os.makedirs(out, exist_ok=True); "
+              "print('threads', os.environ.get('OMP_NUM_THREADS')); " + code +
+              "; json.dump({'T': {'mAP': 1.0}}, open(os.path.join(out, 'results.json'), 'w'))")
+    return reproduce.PlannedRun(name, 0, out, [sys.executable, "-c", script, out], ())
+
+
+def test_parallel_runs_split_threads_and_keep_their_console(tmp_path, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    runs = [_fake_run(tmp_path, f"r{i}", "import time; time.sleep(0.5)") for i in range(3)]
+    seconds = reproduce.execute(runs, jobs=2, log=lambda *_: None)
+    assert all(run.done for run in runs) and len(seconds) == 3
+    for run in runs:
+        assert open(os.path.join(run.output_dir, "console.log")).read().strip() == "threads 1"
+    assert reproduce.execute(runs, jobs=2, log=lambda *_: None) == {}  # all done: nothing runs
+
+
+def test_a_failed_run_stops_the_queue_and_is_named(tmp_path):
+    runs = [_fake_run(tmp_path, "bad", "sys.exit(3)"), _fake_run(tmp_path, "next", "")]
+    with pytest.raises(SystemExit, match="bad seed 0"):
+        reproduce.execute(runs, jobs=1, log=lambda *_: None)
+    assert not runs[1].done
