@@ -134,3 +134,13 @@ def test_a_failed_run_stops_the_queue_and_is_named(tmp_path):
     with pytest.raises(SystemExit, match="bad seed 0"):
         reproduce.execute(runs, jobs=1, log=lambda *_: None)
     assert not runs[1].done
+
+
+def test_parallel_runs_render_each_synthetic_domain_once_beforehand(monkeypatch):
+    from fastreid.data.datasets import DATASET_REGISTRY
+    built = []
+    monkeypatch.setattr(DATASET_REGISTRY, "get", lambda name: lambda **kw: built.append(name))
+    _, runs = reproduce.plan("mmet-1", "/tmp/out", synthetic=True, seeds=(0, 1))
+    reproduce.prepare_synthetic_data(runs)
+    assert sorted(built) == ["SynthPersonCampus", "SynthPersonNight", "SynthPersonSource",
+                             "SynthPersonWinter"]
