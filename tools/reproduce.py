@@ -52,7 +52,8 @@ def main(argv=None):
         print(f"trained {len(trained)} runs in {time.time() - started:.0f} s wall "
               f"({sum(trained.values()):.0f} s summed over runs, --jobs {args.jobs})")
     path = os.path.join(args.output_dir, f"{args.table}{'-synthetic' if args.synthetic else ''}.md")
-    print(reproduce.write_table(table, runs, path))
+    reference = reproduce.chance_reference(table, runs) if args.synthetic else None
+    print(reproduce.write_table(table, runs, path, reference))
     print(f"written to {path}")
     return 0
 

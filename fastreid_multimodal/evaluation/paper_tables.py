@@ -132,11 +132,12 @@ def _cell(value, fmt="{:.1f}"):
     return "-" if value is None else fmt.format(value)
 
 
-def format_comparison(table, ours, spread=None):
+def format_comparison(table, ours, spread=None, reference=None):
     """Markdown: per row and target, ours | paper | delta for each metric.
 
     ``ours``: row name -> target -> metric -> value (missing: '-'); ``spread``: the same shape
-    with standard deviations over seeds, shown as ours±std."""
+    with standard deviations over seeds, shown as ours±std; ``reference``: the same shape, extra
+    rows after the table's (e.g. the chance level)."""
     with_paper = any(row.paper for row in table.rows)  # synthetic tables have no paper column
     head = ["row"]
     for target in table.targets:
@@ -154,5 +155,11 @@ def format_comparison(table, ours, spread=None):
                 text = _cell(mine) + (f"±{std:.1f}" if mine is not None and std is not None else "")
                 delta = None if mine is None or paper is None else mine - paper
                 cells += [text] + ([_cell(paper), _cell(delta, "{:+.1f}")] if with_paper else [])
+        lines.append("| " + " | ".join(cells) + " |")
+    for name, values in (reference or {}).items():
+        cells = [name]
+        for target in table.targets:
+            for metric in table.metrics:
+                cells += [_cell(values.get(target, {}).get(metric))] + (["", ""] if with_paper else [])
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -191,12 +191,19 @@ def collect(table, runs):
     return mean, std
 
 
-def write_table(table, runs, path):
+def chance_reference(table, runs):
+    """{"chance (random ranking)": target -> metrics} from the test sets of the runs' config."""
+    from .chance import chance_levels
+    cfg = load_config(runs[0].configs[-1], check_files=False)
+    return {"chance (random ranking)": chance_levels(cfg, table.targets)}
+
+
+def write_table(table, runs, path, reference=None):
     mean, std = collect(table, runs)
     seeds = sorted({r.seed for r in runs if r.done})
     legend = "; paper: as published; Δ = ours - paper" if any(r.paper for r in table.rows) else ""
     text = (f"## {table.title}\n\nours: mean over seeds {seeds}" + (" (±std)" if len(seeds) > 1 else "")
-            + legend + "\n\n" + format_comparison(table, mean, std) + "\n")
+            + legend + "\n\n" + format_comparison(table, mean, std, reference) + "\n")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
         f.write(text)
