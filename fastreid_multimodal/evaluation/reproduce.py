@@ -157,6 +157,9 @@ def execute(runs, jobs=1, log=print):
                 time.sleep(1)
         if failed:
             break
+        if run.done:  # finished meanwhile by another reproduction sharing the run
+            log(f"skip (done meanwhile): {run.row} seed {run.seed} -> {run.output_dir}")
+            continue
         log(f"run: {run.row} seed {run.seed}\n  + {' '.join(run.command)}")
         console = None
         if jobs > 1:

@@ -144,3 +144,11 @@ def test_parallel_runs_render_each_synthetic_domain_once_beforehand(monkeypatch)
     reproduce.prepare_synthetic_data(runs)
     assert sorted(built) == ["SynthPersonCampus", "SynthPersonNight", "SynthPersonSource",
                              "SynthPersonWinter"]
+
+
+def test_a_run_finished_meanwhile_by_another_reproduction_is_not_trained_again(tmp_path):
+    later = _fake_run(tmp_path, "shared", "")
+    first = _fake_run(tmp_path, "first", f"os.makedirs({later.output_dir!r}); "
+                      f"open(os.path.join({later.output_dir!r}, 'results.json'), 'w').write('{{}}')")
+    seconds = reproduce.execute([first, later], jobs=1, log=lambda *_: None)
+    assert list(seconds) == [first.output_dir]
