@@ -164,7 +164,7 @@ def execute(runs, jobs=1, log=print):
         console = None
         if jobs > 1:
             os.makedirs(run.output_dir, exist_ok=True)
-            console = open(os.path.join(run.output_dir, "console.log"), "w")
+            console = open(os.path.join(run.output_dir, "console.log"), "a")
         proc = subprocess.Popen(run.command, env=env, stdout=console, stderr=console)
         active.append((run, proc, time.time(), console))
     while active:
