@@ -82,15 +82,20 @@ def plan(table_name, output_dir, synthetic=False, seeds=(0,), extra_opts=()):
     return table, runs
 
 
-def needed_datasets(runs):
-    names = []
+def _datasets_of(runs):
+    """(name, config of its first run) of every data set the runs train or test on, in order."""
+    seen = set()
     for run in runs:
         for config in run.configs:
             cfg = load_config(config, check_files=False)
             for name in (*cfg.DATASETS.NAMES, *cfg.DATASETS.TESTS):
-                if name not in names:
-                    names.append(name)
-    return names
+                if name not in seen:
+                    seen.add(name)
+                    yield name, cfg
+
+
+def needed_datasets(runs):
+    return [name for name, _ in _datasets_of(runs)]
 
 
 def missing_datasets(runs):
@@ -102,14 +107,9 @@ def missing_datasets(runs):
 def prepare_synthetic_data(runs):
     """Render the SynthPerson domains the runs need once, before parallel runs would race to."""
     from fastreid.data.datasets import DATASET_REGISTRY
-    done = set()
-    for run in runs:
-        for config in run.configs:
-            cfg = load_config(config, check_files=False)
-            for name in (*cfg.DATASETS.NAMES, *cfg.DATASETS.TESTS):
-                if name.startswith("SynthPerson") and name not in done:
-                    DATASET_REGISTRY.get(name)(root=datasets_root(), dataset_cfg=cfg)
-                    done.add(name)
+    for name, cfg in _datasets_of(runs):
+        if name.startswith("SynthPerson"):
+            DATASET_REGISTRY.get(name)(root=datasets_root(), dataset_cfg=cfg)
 
 
 def _child_env(jobs):
@@ -122,40 +122,37 @@ def _child_env(jobs):
 def execute(runs, jobs=1, log=print):
     """Train every run without results, ``jobs`` at a time. With jobs > 1 each run's console
     goes to <run>/console.log. Returns {output_dir: seconds} of the runs trained now."""
-    todo = []
+    todo, planned = [], set()
     for run in runs:
         if run.done:
             log(f"skip (done): {run.row} seed {run.seed} -> {run.output_dir}")
-        elif run.output_dir not in {r.output_dir for r in todo}:
+        elif run.output_dir not in planned:
+            planned.add(run.output_dir)
             todo.append(run)
     if jobs > 1 and todo:
         prepare_synthetic_data(todo)
     env, active, seconds, failed = _child_env(jobs), [], {}, []
 
-    def reap(block):
-        for entry in list(active):
-            run, proc, started, console = entry
-            if proc.poll() is None and not block:
-                continue
-            proc.wait()
-            active.remove(entry)
-            if console:
-                console.close()
-            seconds[run.output_dir] = time.time() - started
-            state = "done" if proc.returncode == 0 else f"FAILED ({proc.returncode})"
-            log(f"{state}: {run.row} seed {run.seed} in {seconds[run.output_dir]:.0f} s")
-            if proc.returncode != 0:
-                failed.append(run)
-            return
+    def finish(entry):
+        run, proc, started, console = entry
+        proc.wait()
+        active.remove(entry)
+        if console:
+            console.close()
+        seconds[run.output_dir] = time.time() - started
+        state = "done" if proc.returncode == 0 else f"FAILED ({proc.returncode})"
+        log(f"{state}: {run.row} seed {run.seed} in {seconds[run.output_dir]:.0f} s")
+        if proc.returncode != 0:
+            failed.append(run)
 
     for run in todo:
-        if failed:  # no new runs after a failure; the running ones finish
-            break
         while len(active) >= jobs:
-            reap(block=False)
-            if len(active) >= jobs:
+            ended = [entry for entry in active if entry[1].poll() is not None]
+            for entry in ended:
+                finish(entry)
+            if not ended:
                 time.sleep(1)
-        if failed:
+        if failed:  # no new runs after a failure; the running ones finish
             break
         if run.done:  # finished meanwhile by another reproduction sharing the run
             log(f"skip (done meanwhile): {run.row} seed {run.seed} -> {run.output_dir}")
@@ -167,8 +164,8 @@ def execute(runs, jobs=1, log=print):
             console = open(os.path.join(run.output_dir, "console.log"), "a")
         proc = subprocess.Popen(run.command, env=env, stdout=console, stderr=console)
         active.append((run, proc, time.time(), console))
-    while active:
-        reap(block=True)
+    for entry in list(active):
+        finish(entry)
     if failed:
         where = "console.log" if jobs > 1 else "log.txt"
         raise SystemExit("runs failed: " + "; ".join(
