@@ -41,9 +41,9 @@ def add_multimodal_config(cfg):
     _C.MODEL.MMET = CN()
     _C.MODEL.MMET.TEXT_DEPTH = 12  # text encoder blocks (the image encoder has MODEL.VIT.DEPTH)
     _C.MODEL.MMET.FUSION_DEPTH = 6  # multimodal (fusion) encoder blocks over [CLS_M] + h_I + h_T (FLAVA: 6)
-    _C.MODEL.MMET.PAIR_PROB = 0.8  # a captioned training image keeps its caption (a pair) with this probability, else image-only
-    _C.MODEL.MMET.SPLIT_PROB = 0.25  # a kept pair is split into an unpaired image + an unpaired text with this probability
-    _C.MODEL.MMET.IMAGE_MASK_RATIO = 0.15  # fraction of image patches masked (MIM on unpaired images, MMM on pairs), in (0, 1)
+    _C.MODEL.MMET.PAIR_PROB = 0.8  # per load, a captioned training image keeps its caption (a pair) with this probability, else image-only
+    _C.MODEL.MMET.SPLIT_PROB = 0.25  # per load, a kept pair is split with this probability: its unpaired image or (half the time) its unpaired text
+    _C.MODEL.MMET.IMAGE_MASK_RATIO = 0.15  # fraction masked of the pedestrian's patches (foreground mode) or of all patches (random), in (0, 1)
     _C.MODEL.MMET.TEXT_MASK_RATIO = 0.15  # fraction of caption tokens masked, BERT 80/10/10 (MLM, MMM), in (0, 1)
     _C.MODEL.MMET.MASK_MODE = "foreground"  # foreground: mask pedestrian patches (mask file, else centred-ellipse prior); random
     _C.MODEL.MMET.FOREGROUND_THRESHOLD = 0.5  # a patch is "pedestrian" when at least this fraction of its pixels is foreground
@@ -51,7 +51,10 @@ def add_multimodal_config(cfg):
     _C.MODEL.MMET.MLM_WEIGHT = 1.0  # weight of MaskedLanguageModeling
     _C.MODEL.MMET.MMM_WEIGHT = 1.0  # weight of MaskedMultimodalModeling (its patch and its word terms)
     _C.MODEL.MMET.ITM_WEIGHT = 1.0  # weight of ImageTextMatching
-    _C.MODEL.MMET.EVAL_FEATURE = "image"  # image->image features: image ([CLS_I] of the image encoder) or fusion ([CLS_M] of the image alone)
+    _C.MODEL.MMET.ITM_HARD_NEGATIVES = True  # draw ITM negatives by L_GC similarity (ALBEF) instead of uniformly among other identities
+    _C.MODEL.MMET.GC_WEIGHT = 1.0  # weight of GlobalContrastive (L_GC: InfoNCE between clean CLS_I and CLS_T of pairs)
+    _C.MODEL.MMET.GC_TEMPERATURE = 0.07  # L_GC softmax temperature on cosine similarities (CLIP's initial value)
+    _C.MODEL.MMET.EVAL_FEATURE = "image"  # image->image features after their own BNNeck: image ([CLS_I]) or fusion ([CLS_M] of the image alone)
     _C.MODEL.MMET.EVAL_TEXT2IMAGE = True  # also evaluate text->image retrieval on test sets that have text queries
 
     _C.TEST.RESULTS = CN()

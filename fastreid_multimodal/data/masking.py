@@ -1,15 +1,17 @@
 """Masks for MMET's masked modeling (MMET §3.3): which image patches and which caption tokens.
 
-Patches. ``MODEL.MMET.IMAGE_MASK_RATIO`` (15 %) of the patch grid is masked per image, anew every
-time the image is loaded ("dynamic masking"). Mode ``foreground`` (MMM) masks the pedestrian, not
-the background: a patch is a candidate when at least ``FOREGROUND_THRESHOLD`` of its pixels are
-foreground; candidates are drawn at random; when there are too few, the patches with the next
-largest foreground fraction fill up, and a patch without any foreground is never masked (so a tiny
-pedestrian gets fewer masked patches). The foreground comes from the data set's mask file
+Patches. ``MODEL.MMET.IMAGE_MASK_RATIO`` (15 %) is the fraction of what the mode masks, drawn anew
+every time the image is loaded ("dynamic masking"). Mode ``foreground`` (MMM) masks the
+pedestrian, not the background: a patch is pedestrian when at least ``FOREGROUND_THRESHOLD`` of its
+pixels are foreground, and round(ratio x pedestrian patches) of them (at least one) are drawn at
+random — so 15 % hides about 15 % of the pedestrian, as random mode hides 15 % of the image (a
+ratio of the whole grid, all put on the pedestrian, would hide about half of it). An image with
+no pedestrian patch masks its single patch of largest foreground fraction (none without any
+foreground). The foreground comes from the data set's mask file
 (SynthPerson: ``<domain>/masks/<stem>.png`` beside ``<domain>/images/<stem>.jpg``) or, without one,
 from a prior: a centred ellipse with semi-axes 0.45 H x 0.25 W, the box a Re-ID detector crop
 typically puts its pedestrian in (about 90 % of the height, 50 % of the width; 35 % of the image).
-Mode ``random`` (Table 1 ablation) draws the patches uniformly.
+Mode ``random`` (Table 1 ablation) draws round(ratio x all patches) uniformly.
 
 Geometry. The patch mask must describe the image the encoder sees. FastReID's transforms are built
 without flip and pad, and ``JointFlipPad`` applies the horizontal flip and the pad + random crop
@@ -111,11 +113,12 @@ class PatchMasker:
         if foreground is None:
             foreground = ellipse_prior(self.img_size)
         fraction = foreground_fraction(foreground, self.patch_size, self.stride)
-        # candidates first (in random order), then the rest by decreasing foreground fraction
+        pedestrian = fraction >= self.threshold
+        count = max(1, int(round(self.ratio * int(pedestrian.sum()))))
+        # pedestrian patches first (in random order), then the rest by decreasing fraction
         shuffled = fraction[order]
         key = torch.where(shuffled >= self.threshold, torch.full_like(shuffled, 2.0), shuffled)
-        ranked = order[torch.argsort(key, descending=True, stable=True)]
-        chosen = ranked[:self.num_masked]
+        chosen = order[torch.argsort(key, descending=True, stable=True)][:count]
         mask[chosen[fraction[chosen] > 0]] = True
         return mask
 

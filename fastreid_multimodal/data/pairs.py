@@ -1,21 +1,23 @@
 """MMET's training samples: image-text pairs plus unpaired images and unpaired texts.
 
-Every training image with a caption (the data set's ``caption_of``) becomes a pair with probability
-MODEL.MMET.PAIR_PROB, else an image-only sample; a pair is split into an unpaired image and an
-unpaired text with probability MODEL.MMET.SPLIT_PROB (MMET's "incomplete modality"). An image
-without a caption (or from a data set without captions) is image-only, and counted in the log. The
-draw is made once, with cfg.SEED (0 when negative) so that every process builds the same list.
+Every training image with a caption (the data set's ``caption_of``) is a *captioned image* sample;
+each time it is loaded its role is drawn anew (so the pair / unpaired split changes every epoch,
+never fixed at start): a pair with probability PAIR_PROB x (1 - SPLIT_PROB), else an unpaired image
+or — when the pair is split (PAIR_PROB x SPLIT_PROB, MMET's "incomplete modality") — half the time
+its unpaired text. So one split pair yields, in expectation, half an unpaired image and half an
+unpaired text, as a split into two samples would over two epochs, and the sample list (which
+FastReID's identity samplers index once) keeps its length. An image without a caption is always
+image-only (counted in the log). The draw uses the loader worker's torch RNG, seeded from cfg.SEED.
 
-Samples keep FastReID's (item, pid, camid) shape — ``item`` is an image path, a ``Caption`` or a
-``Pair`` — so FastReID's identity samplers work unchanged. ``PairDataset`` extends
-``MultimodalDataset`` (which tokenizes every Caption, hence every Pair, once) with the pairs and the
-masks; ``PairCollate`` stacks the images of image and pair samples, pads the token ids of text and
-pair samples, and keeps the sampler's order in ``modality``/``targets``.
+Samples keep FastReID's (item, pid, camid) shape — ``item`` is an image path or a ``Pair`` — so
+FastReID's identity samplers work unchanged. ``PairDataset`` extends ``MultimodalDataset`` (which
+tokenizes every Pair's caption once) with the draw and the masks; ``PairCollate`` stacks the images
+of image and pair samples, pads the token ids of text and pair samples, and keeps the sampler's
+order in ``modality``/``targets``.
 """
 import logging
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from fastreid.data.data_utils import read_image
 from fastreid.data.datasets import DATASET_REGISTRY
@@ -40,15 +42,16 @@ class Pair(Caption):
 
 @dataclass
 class PairingStats:
-    pairs: int = 0
-    split: int = 0           # pairs split into an unpaired image + an unpaired text
-    dropped: int = 0         # captions dropped by PAIR_PROB (the image stays, image-only)
-    missing_caption: int = 0  # images without a caption: image-only
+    captioned: int = 0        # captioned images: pair / unpaired image / unpaired text, drawn per load
+    missing_caption: int = 0  # images without a caption: always image-only
+    pair_prob: float = 0.0
+    split_prob: float = 0.0
 
     def __str__(self):
-        return (f"{self.pairs} pairs, {self.split + self.dropped + self.missing_caption} "
-                f"image-only ({self.split} split from pairs, {self.dropped} captions dropped by "
-                f"PAIR_PROB, {self.missing_caption} without a caption), {self.split} unpaired texts")
+        pair, split = self.pair_prob, self.split_prob
+        return (f"{self.captioned} captioned images (per load: pair {pair * (1 - split):.2f}, "
+                f"unpaired image {1 - pair + pair * split / 2:.2f}, unpaired text "
+                f"{pair * split / 2:.2f}), {self.missing_caption} images without a caption")
 
 
 def check_probability(value, key):
@@ -57,42 +60,44 @@ def check_probability(value, key):
     return float(value)
 
 
-def pair_samples(train, caption_of, pair_prob, split_prob, rng, stats=None):
-    """(image path, pid, camid) items -> pair / image-only / text-only items (see module doc)."""
+def pair_samples(train, caption_of, stats=None):
+    """(image path, pid, camid) items -> captioned-image (``Pair``) / image-only items."""
     stats = stats if stats is not None else PairingStats()
     items = []
     for path, pid, camid in train:
         caption = (caption_of.get(path) or "").strip()
-        if not caption:
+        if caption:
+            stats.captioned += 1
+            items.append((Pair(caption, path), pid, camid))
+        else:
             stats.missing_caption += 1
             items.append((path, pid, camid))
-        elif rng.random() >= pair_prob:
-            stats.dropped += 1
-            items.append((path, pid, camid))
-        elif rng.random() < split_prob:
-            stats.split += 1
-            items.extend([(path, pid, camid), (Caption(caption, path), pid, camid)])
-        else:
-            stats.pairs += 1
-            items.append((Pair(caption, path), pid, camid))
     return items, stats
+
+
+def draw_modality(pair_prob, split_prob, generator=None):
+    """The role of a captioned image for one load: PAIR, IMAGE or TEXT (see the module doc)."""
+    u = torch.rand(3, generator=generator).tolist()
+    if u[0] >= pair_prob:
+        return IMAGE
+    if u[1] < split_prob:
+        return TEXT if u[2] < 0.5 else IMAGE
+    return PAIR
 
 
 def paired_items(cfg):
     """MMET samples of DATASETS.NAMES, with their PairingStats (logged)."""
     mmet = cfg.MODEL.MMET
-    pair_prob = check_probability(mmet.PAIR_PROB, "MODEL.MMET.PAIR_PROB")
-    split_prob = check_probability(mmet.SPLIT_PROB, "MODEL.MMET.SPLIT_PROB")
-    rng = np.random.default_rng(cfg.SEED if cfg.SEED >= 0 else 0)
-    items, stats = [], PairingStats()
+    stats = PairingStats(pair_prob=check_probability(mmet.PAIR_PROB, "MODEL.MMET.PAIR_PROB"),
+                         split_prob=check_probability(mmet.SPLIT_PROB, "MODEL.MMET.SPLIT_PROB"))
+    items = []
     for name in cfg.DATASETS.NAMES:
         data = DATASET_REGISTRY.get(name)(root=datasets_root(), dataset_cfg=cfg,
                                           combineall=cfg.DATASETS.COMBINEALL)
         if comm.is_main_process():
             data.show_train()
         before = stats.missing_caption
-        new, _ = pair_samples(data.train, getattr(data, "caption_of", {}), pair_prob, split_prob,
-                              rng, stats)
+        new, _ = pair_samples(data.train, getattr(data, "caption_of", {}), stats)
         items.extend(new)
         if stats.missing_caption > before:
             logger.warning("%s: %d training images have no caption: image-only samples", name,
@@ -107,8 +112,10 @@ class PairDataset(MultimodalDataset):
     ``text_ids`` the original tokens (the masked-word targets)."""
 
     def __init__(self, img_items, transform, tokenizer=None, max_length=64, joint=None,
-                 patch_masker=None, token_masker=None, mask_images_of=(), mask_texts_of=()):
+                 patch_masker=None, token_masker=None, mask_images_of=(), mask_texts_of=(),
+                 pair_prob=1.0, split_prob=0.0):
         super().__init__(img_items, transform, tokenizer, max_length)
+        self.pair_prob, self.split_prob = pair_prob, split_prob
         self.joint = joint or JointFlipPad()
         self.patch_masker, self.token_masker = patch_masker, token_masker
         self.mask_images_of = set(mask_images_of) if patch_masker is not None else set()
@@ -119,10 +126,13 @@ class PairDataset(MultimodalDataset):
         item, pid, camid = self.img_items[index]
         if self.relabel:
             pid, camid = self.pid_dict[pid], self.cam_dict[camid]
-        modality = PAIR if isinstance(item, Pair) else TEXT if isinstance(item, Caption) else IMAGE
+        if isinstance(item, Pair):
+            modality = draw_modality(self.pair_prob, self.split_prob)
+        else:
+            modality = TEXT if isinstance(item, Caption) else IMAGE
         sample = {"targets": pid, "camids": camid, "modality": modality}
         if modality != TEXT:
-            sample.update(self.load_image(item.image if modality == PAIR else item, modality))
+            sample.update(self.load_image(item.image if isinstance(item, Pair) else item, modality))
         if modality != IMAGE:
             ids = self.token_ids[index]
             sample["text_ids"] = ids
@@ -195,9 +205,8 @@ def build_pair_train_loader(cfg, mask_images_of=(), mask_texts_of=()):
         items, transform, tokenizer, cfg.MODEL.TEXT.MAX_LENGTH, joint,
         build_patch_masker(cfg) if mask_images_of else None,
         build_token_masker(cfg, tokenizer) if mask_texts_of else None,
-        mask_images_of, mask_texts_of)
+        mask_images_of, mask_texts_of, stats.pair_prob, stats.split_prob)
     train_set.pairing = stats
-    logger.info("Training samples: %d pairs + %d images + %d texts of %d identities",
-                train_set.num_pairs, len(train_set) - train_set.num_texts,
-                train_set.num_texts - train_set.num_pairs, train_set.num_classes)
+    logger.info("Training samples: %d captioned + %d uncaptioned images of %d identities",
+                train_set.num_pairs, len(train_set) - train_set.num_pairs, train_set.num_classes)
     return identity_batch_loader(cfg, train_set, PairCollate(train_set.pad_id))

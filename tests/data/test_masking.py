@@ -17,8 +17,8 @@ from fastreid_multimodal.data.masking import (JointFlipPad, PatchMasker, TokenMa
                                               build_patch_masker, ellipse_prior,
                                               foreground_fraction, load_foreground, mask_path)
 from fastreid_multimodal.data.multimodal import IMAGE, TEXT
-from fastreid_multimodal.data.pairs import (PAIR, Pair, PairCollate, PairDataset, pair_samples,
-                                            paired_items)
+from fastreid_multimodal.data.pairs import (PAIR, Pair, PairCollate, PairDataset, draw_modality,
+                                            pair_samples, paired_items)
 from fastreid_multimodal.data.synth import generate_domain
 from fastreid_multimodal.data.text import build_tokenizer
 from fastreid_multimodal.engine import load_config
@@ -77,10 +77,28 @@ def test_foreground_masks_fall_inside_the_foreground():
     foreground[:, 16:120, 16:48] = 1  # a 104x32 pedestrian
     masker = PatchMasker(0.15, "foreground", 16, 16, (128, 64))
     fraction = foreground_fraction(foreground, 16, 16)
+    pedestrian = int((fraction >= 0.5).sum())
+    assert pedestrian == 14  # 104x32 on a 16-px grid: 7 rows x 2 columns at >= 50 %
     for seed in range(50):
         mask = masker(foreground, torch.Generator().manual_seed(seed))
-        assert mask.sum() == masker.num_masked == 5
+        assert mask.sum() == round(0.15 * pedestrian) == 2  # 15 % of the pedestrian, not of the grid
         assert (fraction[mask] >= 0.5).all()
+
+
+@pytest.mark.parametrize("ratio", [0.15, 0.3, 0.5, 0.75])
+def test_foreground_masks_hide_the_configured_fraction_of_the_pedestrian(ratio, synth):
+    """On every SynthPerson mask: the masked share of the pedestrian's patches is the ratio
+    (+-1 patch), and of its pixels close to it; random mode hides the ratio of the whole grid."""
+    masker = PatchMasker(ratio, "foreground", 16, 16, (128, 64))
+    random_masker = PatchMasker(ratio, "random", 16, 16, (128, 64))
+    for name in sorted(os.listdir(os.path.join(synth, "images"))):
+        foreground = load_foreground(os.path.join(synth, "images", name), (128, 64))
+        fraction = foreground_fraction(foreground, 16, 16)
+        pedestrian = int((fraction >= 0.5).sum())
+        mask = masker(foreground, torch.Generator().manual_seed(0))
+        assert abs(int(mask.sum()) - ratio * pedestrian) <= 1, (name, int(mask.sum()), pedestrian)
+        assert (fraction[mask] >= 0.5).all()
+        assert abs(int(random_masker(None).sum()) - ratio * 32) <= 1
 
 
 def test_foreground_masks_on_synthperson_masks(synth):
@@ -108,9 +126,10 @@ def test_without_a_mask_file_the_centred_ellipse_prior_is_used(tmp_path):
     assert 0.3 < prior.mean() < 0.4  # pi * 0.45 * 0.25
     masker = PatchMasker(0.15, "foreground", 16, 16, (128, 64))
     fraction = foreground_fraction(prior[None], 16, 16)
+    pedestrian = int((fraction >= 0.5).sum())
     for seed in range(30):
         mask = masker(None, torch.Generator().manual_seed(seed))
-        assert mask.sum() == 5 and (fraction[mask] >= 0.5).all()
+        assert mask.sum() == max(1, round(0.15 * pedestrian)) and (fraction[mask] >= 0.5).all()
 
 
 def test_masks_follow_flip_and_pad(tmp_path):
@@ -123,7 +142,7 @@ def test_masks_follow_flip_and_pad(tmp_path):
         sample = dataset[0]
         image, mask = sample["images"], sample["patch_mask"].view(4, 2)
         assert image[:, :, 20:28].mean() > 200 and image[:, :, :8].mean() < 50  # flipped: right
-        assert mask.sum() == 2 and mask[:, 1].sum() == 2  # the mask moved with the person
+        assert mask.sum() == 1 and mask[:, 1].sum() == 1  # 25 % of 4 person patches, moved with it
     never = PairDataset([(path, 0, 0)], ToTensor(), patch_masker=masker, mask_images_of=[PAIR])
     assert not never[0]["patch_mask"].any()  # image-only samples unmasked without MIM
 
@@ -164,19 +183,33 @@ def test_token_masks_are_bert_80_10_10_and_never_special(tokenizer):
 
 
 # -- pairs ------------------------------------------------------------------------------------------
-def test_pairing_probabilities_and_missing_captions_are_counted():
+def test_captioned_images_and_missing_captions_are_counted():
     train = [(f"/d/images/{i}.jpg", i % 3, 0) for i in range(30)]
     captions = {path: f"caption {i}" for i, (path, _, _) in enumerate(train) if i != 7}
-    items, stats = pair_samples(train, captions, 1.0, 0.0, np.random.default_rng(0))
-    assert stats.missing_caption == 1 and stats.pairs == 29
+    items, stats = pair_samples(train, captions)
+    assert stats.missing_caption == 1 and stats.captioned == 29 and len(items) == 30
     assert items[7] == train[7]  # the image without caption: image-only
     assert all(isinstance(item, Pair) for k, (item, _, _) in enumerate(items) if k != 7)
-    items, stats = pair_samples(train, captions, 0.0, 0.0, np.random.default_rng(0))
-    assert stats.dropped == 29 and all(isinstance(i, str) for i, _, _ in items)
-    items, stats = pair_samples(train, captions, 1.0, 1.0, np.random.default_rng(0))
-    assert stats.split == 29 and len(items) == 59
-    assert sum(isinstance(i, Caption) for i, _, _ in items) == 29
     assert all(len(item) == 3 for item in items)
+
+
+@pytest.mark.parametrize("pair_prob,split_prob", [(0.8, 0.25), (1.0, 1.0), (0.0, 0.5), (1.0, 0.0)])
+def test_pair_split_is_drawn_anew_at_every_load(pair_prob, split_prob, tmp_path, tokenizer):
+    """Role frequencies of a captioned image: pair P(1-S), unpaired text PS/2, image the rest —
+    and the same sample changes role between loads (the split is not fixed at start)."""
+    g = torch.Generator().manual_seed(0)
+    draws = torch.tensor([draw_modality(pair_prob, split_prob, g) for _ in range(4000)])
+    expected = {PAIR: pair_prob * (1 - split_prob), TEXT: pair_prob * split_prob / 2}
+    expected[IMAGE] = 1 - expected[PAIR] - expected[TEXT]
+    for modality, p in expected.items():
+        assert abs(float((draws == modality).float().mean()) - p) < 0.03
+    path = write_person(str(tmp_path), "0000_c01_w01_l01_p01")
+    from fastreid.data.transforms import ToTensor
+    dataset = PairDataset([(Pair("a person in white", path), 0, 0)], ToTensor(), tokenizer, 16,
+                          pair_prob=0.8, split_prob=0.25)
+    torch.manual_seed(0)
+    seen = {dataset[0]["modality"] for _ in range(60)}
+    assert seen == {IMAGE, TEXT, PAIR}
 
 
 def test_dataset_without_a_caption_gives_image_only_samples_and_logs_the_count(
@@ -191,8 +224,8 @@ def test_dataset_without_a_caption_gives_image_only_samples_and_logs_the_count(
         "MODEL.MMET.PAIR_PROB", "1.0", "MODEL.MMET.SPLIT_PROB", "0.0"])
     with caplog.at_level(logging.INFO, logger="fastreid_multimodal"):
         items, stats = paired_items(cfg)
-    assert stats.missing_caption == 1 and stats.pairs == 11
-    assert "1 without a caption" in caplog.text and "have no caption" in caplog.text
+    assert stats.missing_caption == 1 and stats.captioned == 11
+    assert "1 images without a caption" in caplog.text and "have no caption" in caplog.text
     lost, _ = parse_caption_line(lines[0])
     assert [i for i, _, _ in items if isinstance(i, str)][0].endswith(lost)
 
@@ -208,7 +241,7 @@ def test_pair_dataset_collate_and_identity_sampler(synth, tokenizer):
     from fastreid.data.transforms import ToTensor
     dataset = PairDataset(items, ToTensor(), tokenizer, 16, JointFlipPad(0.5, 2),
                           PatchMasker(0.15, "foreground", 16, 16, (128, 64)),
-                          TokenMasker(0.15, tokenizer), [IMAGE, PAIR], [TEXT, PAIR])
+                          TokenMasker(0.15, tokenizer), [IMAGE, PAIR], [TEXT, PAIR], 1.0, 0.0)
     sampler = NaiveIdentitySampler(dataset.img_items, 8, 2, seed=0)  # reads item[1]
     stream = iter(sampler)
     indices = [next(stream) for _ in range(8)]
