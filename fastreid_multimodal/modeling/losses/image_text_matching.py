@@ -1,6 +1,9 @@
-"""ITM (MMET §3.3): does the caption belong to the image? Binary cross-entropy on h_CLS_M of the
-batch's pairs (label 1) and of in-batch negatives (label 0): each pair's image with the caption of
-a pair of ANOTHER identity (never of the same identity, whose caption may describe it well)."""
+"""ITM (MMET §3.3): does the caption belong to the image? Cross-entropy on h_CLS_M of the batch's
+pairs (label 1) and of in-batch negatives (label 0): each pair's image with the caption of a pair
+of ANOTHER identity (never of the same identity, whose caption may describe it well), and each
+pair's caption with the image of a pair of another identity. With the L_GC similarities the
+negatives are hard ones (ALBEF): drawn with probability softmax(similarity) over the other
+identities, so ITM learns to tell similar-looking people apart instead of trivial mismatches."""
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -8,13 +11,21 @@ from torch import nn
 from .build import LOSS_REGISTRY
 
 
-def mine_negatives(pids, generator=None):
-    """For pair i, the index of a pair of another identity drawn at random (-1 when every pair of
-    the batch has identity pids[i])."""
+def mine_negatives(pids, generator=None, similarity=None):
+    """For pair i, the index of a pair of another identity (-1 when every pair of the batch has
+    identity pids[i]): uniformly at random, or with probability softmax(similarity[i]) over the
+    other identities' pairs when ``similarity`` (N, N) is given."""
     pids = torch.as_tensor(pids)
     other = pids[:, None] != pids[None, :]
-    scores = torch.rand(other.shape, generator=generator).to(pids.device).masked_fill(~other, -1.0)
-    choice = scores.argmax(1)
+    if similarity is None:
+        weights = torch.ones(other.shape)
+    else:
+        sim = similarity.detach().float().cpu()
+        weights = torch.softmax(sim.masked_fill(~other.cpu(), float("-inf")), 1).nan_to_num(0.0)
+    weights = weights.masked_fill(~other.cpu(), 0.0)
+    has = other.any(1).cpu()
+    weights[~has] = 1.0  # placeholder row, replaced by -1 below
+    choice = torch.multinomial(weights, 1, generator=generator).flatten().to(pids.device)
     return torch.where(other.any(1), choice, torch.full_like(choice, -1))
 
 

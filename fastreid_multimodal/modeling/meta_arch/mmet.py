@@ -1,23 +1,29 @@
 """MMET meta-architecture (MMET §3): pairs, unpaired images and unpaired texts in one batch.
 
-Training batch (``data.pairs.PairCollate``): image and pair samples go through the image encoder
-(their patches masked as the loader says), text and pair samples through the text encoder (their
-tokens masked), pairs through the fusion encoder. Losses (MODEL.LOSSES.NAME):
+Two passes over a training batch (``data.pairs.PairCollate``), as in FLAVA, which MMET builds on:
 
-* ID + triplet on the CLS of what each sample has: h_CLS_M for pairs, h_CLS_I for unpaired images,
-  h_CLS_T for unpaired texts, through ONE BNNeck EmbeddingHead and classifier (one identity space;
-  the paper's separate heads on CLS_M and CLS_I/CLS_T are folded into it, so the image CLS used at
-  test time is trained by the same classifier as the fused one).
-* MaskedImageModeling: unpaired images, h_I of the masked patches -> pixels (MaskedPatchHead).
-* MaskedLanguageModeling: unpaired texts, h_T of the masked tokens -> words (MaskedTokenHead).
-* MaskedMultimodalModeling: pairs, h_M of the masked patches AND of the masked tokens (own heads).
-* ImageTextMatching: h_CLS_M of every pair (match) and of each pair's image with the caption of a
-  pair of another identity (no match), ImageTextMatchingHead.
-Every loss sees the masked inputs: one pass per sample, the masking doubling as augmentation.
-Patches and tokens are masked only for the losses that predict them (no masking loss, no mask).
+* CLEAN pass (no patch or token masked): the Re-ID features and losses. ID + triplet
+  (MODEL.LOSSES.NAME ``CrossEntropyLoss``/``TripletLoss``, MMET Eq. 1-3) on [CLS_I] of EVERY
+  sample with an image (unpaired images and pairs), on [CLS_T] of every sample with text, on
+  [CLS_M] of the pairs — each group through its own BNNeck (``heads``, ``text_heads``,
+  ``fusion_heads``: the three CLS come out of different LayerNorms and have different statistics;
+  a shared BN would normalise test-time CLS_I with mixed-modality running means). The classifier
+  is shared (one identity space): an image and a caption of one person are pulled to the same class
+  weight, which is what text->image retrieval needs, and the classifier gets 3 gradients per pair.
+  Each loss is the mean over the groups present. ``GlobalContrastive`` (L_GC) on the clean CLS_I /
+  CLS_T of the pairs.
+* MASKED pass (patches / tokens masked as the loader says): only what predicts or matches.
+  MaskedImageModeling (h_I of the masked patches of unpaired images -> pixels), MaskedLanguageModeling
+  (h_T of the masked tokens of unpaired texts -> words), MaskedMultimodalModeling (h_M of the pairs'
+  masked patches AND masked tokens), ImageTextMatching (h_CLS_M of the masked pairs and of
+  in-batch negatives, mined from the L_GC similarities).
+Masking never reaches the Re-ID losses or the evaluation features; the masked pass runs only when
+a masking loss is configured and the batch has masked positions (otherwise ITM reads the clean
+encodings). Patches and tokens are masked only for the losses that predict them.
 
-Evaluation: image features from [CLS_I] (MODEL.MMET.EVAL_FEATURE image) or from [CLS_M] of the
-image alone (fusion), through the BNNeck; ``text_features`` for text->image retrieval.
+Evaluation: image features = [CLS_I] through ``heads`` (MODEL.MMET.EVAL_FEATURE image) or [CLS_M]
+of the image alone through ``fusion_heads`` (fusion), after the BNNeck; ``text_features`` likewise
+with [CLS_T] / ``text_heads``.
 """
 import logging
 
@@ -33,13 +39,26 @@ from ...data.pairs import PAIR, build_pair_train_loader, check_probability
 from ...errors import ConfigError
 from ..heads import ImageTextMatchingHead, MaskedPatchHead, MaskedTokenHead
 from ..losses import build_losses
-from .normalization import PixelNormalization
 from ..losses.image_text_matching import mine_negatives
+from .normalization import PixelNormalization
 
 logger = logging.getLogger("fastreid_multimodal")
 EVAL_FEATURES = ("image", "fusion")
+CE, TRI, GC = "CrossEntropyLoss", "TripletLoss", "GlobalContrastive"
 MIM, MLM, MMM, ITM = ("MaskedImageModeling", "MaskedLanguageModeling", "MaskedMultimodalModeling",
                       "ImageTextMatching")
+MMET_LOSSES = (CE, TRI, GC, MIM, MLM, MMM, ITM)
+REID_LOSSES = (CE, TRI)
+WEIGHT_KEYS = ("MODEL.MMET.MIM_WEIGHT", "MODEL.MMET.MLM_WEIGHT", "MODEL.MMET.MMM_WEIGHT",
+               "MODEL.MMET.ITM_WEIGHT", "MODEL.MMET.GC_WEIGHT", "MODEL.LOSSES.CE.SCALE",
+               "MODEL.LOSSES.TRI.SCALE")
+
+
+def _get(cfg, key):
+    node = cfg
+    for part in key.split("."):
+        node = getattr(node, part)
+    return node
 
 
 def check_config(cfg):
@@ -54,6 +73,15 @@ def check_config(cfg):
     if mmet.EVAL_FEATURE not in EVAL_FEATURES:
         raise ConfigError(f"MODEL.MMET.EVAL_FEATURE must be one of {EVAL_FEATURES}, "
                           f"got {mmet.EVAL_FEATURE!r}")
+    unknown = [n for n in cfg.MODEL.LOSSES.NAME if n not in MMET_LOSSES]
+    if unknown:
+        raise ConfigError(f"MODEL.LOSSES.NAME: {unknown} is not an MMET loss; allowed: "
+                          f"{list(MMET_LOSSES)}")
+    for key in WEIGHT_KEYS:
+        if float(_get(cfg, key)) < 0:
+            raise ConfigError(f"{key} must be a non-negative loss weight (>= 0), got {_get(cfg, key)}")
+    if float(mmet.GC_TEMPERATURE) <= 0:
+        raise ConfigError(f"MODEL.MMET.GC_TEMPERATURE must be > 0, got {mmet.GC_TEMPERATURE}")
 
 
 def masked_modalities(cfg):
@@ -82,10 +110,17 @@ class MMET(PixelNormalization):
         super().__init__()
         check_config(cfg)
         self.eval_feature = cfg.MODEL.MMET.EVAL_FEATURE
+        self.hard_negatives = cfg.MODEL.MMET.ITM_HARD_NEGATIVES
         self.backbone = build_backbone(cfg)
-        self.heads = build_heads(cfg)
+        self.heads = build_heads(cfg)  # [CLS_I]: FastReID's name, what stage II and eval read
+        self.text_heads = build_heads(cfg)  # [CLS_T]: its own BNNeck statistics
+        self.fusion_heads = build_heads(cfg)  # [CLS_M]: its own BNNeck statistics
+        # one classifier for the three (one identity space across modalities)
+        self.text_heads.weight = self.heads.weight
+        self.fusion_heads.weight = self.heads.weight
         self.loss_fns = build_losses(cfg)
         names = set(cfg.MODEL.LOSSES.NAME)
+        self.uses_masked_pass = bool(names & {MIM, MLM, MMM, ITM})
         words = self.backbone.word_embeddings
         vocab, word_dim = words.num_embeddings, words.embedding_dim
         self.mim_head = MaskedPatchHead(cfg) if MIM in names else None
@@ -115,55 +150,86 @@ class MMET(PixelNormalization):
     # -- evaluation features ---------------------------------------------------------------------
     def image_features(self, images):
         h_image = self.backbone.encode_image(self.preprocess_image(images))
-        feat = h_image[:, 0] if self.eval_feature == "image" else self.backbone.fuse(h_image)[:, 0]
-        return self.heads(feat[..., None, None])
+        if self.eval_feature == "image":
+            return self.heads(h_image[:, 0][..., None, None])
+        return self.fusion_heads(self.backbone.fuse(h_image)[:, 0][..., None, None])
 
     def text_features(self, input_ids, attention_mask):
         ids, mask = input_ids.to(self.device), attention_mask.to(self.device)
         h_text = self.backbone.encode_text(ids, mask)
-        feat = h_text[:, 0] if self.eval_feature == "image" else \
-            self.backbone.fuse(None, h_text, mask)[:, 0]
-        return self.heads(feat[..., None, None])
+        if self.eval_feature == "image":
+            return self.text_heads(h_text[:, 0][..., None, None])
+        return self.fusion_heads(self.backbone.fuse(None, h_text, mask)[:, 0][..., None, None])
 
     # -- training --------------------------------------------------------------------------------
-    def encode(self, batch):
-        """Every encoder the batch needs; returns the CLS of each sample (batch order) and the
-        hidden states the masked-prediction and matching losses read."""
+    def rows(self, batch):
+        """Which samples have an image / text / both, and each one's row in batch["images"] /
+        batch["text_ids"] (those hold only the samples that have that modality)."""
         modality = batch["modality"].to(self.device)
-        has_image, has_text, pair = modality != TEXT, modality != IMAGE, modality == PAIR
-        image_row = torch.cumsum(has_image.long(), 0) - 1  # row in batch["images"]
-        text_row = torch.cumsum(has_text.long(), 0) - 1  # row in batch["text_ids"]
-        enc = {"modality": modality, "image_row": image_row, "text_row": text_row}
-        cls_parts, order = [], []
-        if has_image.any():
+        has_image, has_text = modality != TEXT, modality != IMAGE
+        return {"modality": modality, "has_image": has_image, "has_text": has_text,
+                "pair": modality == PAIR,
+                "image_row": torch.cumsum(has_image.long(), 0) - 1,
+                "text_row": torch.cumsum(has_text.long(), 0) - 1}
+
+    def encode(self, batch, masked=False):
+        """h_I of every image, h_T of every text, h_M of every pair. ``masked``: the encoders see
+        batch["patch_mask"] / batch["text_input"] (the masked pass), else the clean inputs."""
+        enc = self.rows(batch)
+        if enc["has_image"].any():
             enc["images"] = self.preprocess_image(batch["images"])
             patch_mask = batch.get("patch_mask")
-            enc["patch_mask"] = patch_mask.to(self.device) if patch_mask is not None else None
-            masked = patch_mask is not None and bool(patch_mask.any())
-            enc["h_image"] = self.backbone.encode_image(enc["images"],
-                                                        enc["patch_mask"] if masked else None)
-            only = modality == IMAGE
-            cls_parts.append(enc["h_image"][image_row[only], 0])
-            order.append(torch.nonzero(only).flatten())
-        if has_text.any():
+            patch_mask = patch_mask.to(self.device) if patch_mask is not None else None
+            enc["patch_mask"] = patch_mask
+            use = masked and patch_mask is not None and bool(patch_mask.any())
+            enc["h_image"] = self.backbone.encode_image(enc["images"], patch_mask if use else None)
+        if enc["has_text"].any():
             enc["text_ids"] = batch["text_ids"].to(self.device)
             enc["text_mask"] = batch["text_mask"].to(self.device)
-            text_input = batch.get("text_input", batch["text_ids"]).to(self.device)
             token_mask = batch.get("token_mask")
             enc["token_mask"] = token_mask.to(self.device) if token_mask is not None else None
-            enc["h_text"] = self.backbone.encode_text(text_input, enc["text_mask"])
-            only = modality == TEXT
-            cls_parts.append(enc["h_text"][text_row[only], 0])
-            order.append(torch.nonzero(only).flatten())
-        if pair.any():
-            enc["pair_image"], enc["pair_text"] = image_row[pair], text_row[pair]
+            text_input = batch.get("text_input") if masked else None
+            enc["h_text"] = self.backbone.encode_text(
+                text_input.to(self.device) if text_input is not None else enc["text_ids"],
+                enc["text_mask"])
+        if enc["pair"].any():
+            enc["pair_image"], enc["pair_text"] = enc["image_row"][enc["pair"]], enc["text_row"][enc["pair"]]
             enc["h_fused"] = self.backbone.fuse(enc["h_image"][enc["pair_image"]],
                                                 enc["h_text"][enc["pair_text"]],
                                                 enc["text_mask"][enc["pair_text"]])
-            cls_parts.append(enc["h_fused"][:, 0])
-            order.append(torch.nonzero(pair).flatten())
-        enc["cls"] = torch.cat(cls_parts)[torch.argsort(torch.cat(order))]
         return enc
+
+    def has_masked_inputs(self, batch):
+        patch_mask, token_mask = batch.get("patch_mask"), batch.get("token_mask")
+        return (patch_mask is not None and bool(patch_mask.any())) or \
+            (token_mask is not None and bool(token_mask.any()))
+
+    def reid_groups(self, enc, targets):
+        """(name, CLS features, their targets, their head) of every group the batch has: CLS_T of
+        every text, CLS_M of every pair, CLS_I of every image (last, so that the logged
+        cls_accuracy is the image one's)."""
+        groups = []
+        if "h_text" in enc:
+            groups.append(("text", enc["h_text"][:, 0], targets[enc["has_text"]], self.text_heads))
+        if "h_fused" in enc:
+            groups.append(("fusion", enc["h_fused"][:, 0], targets[enc["pair"]], self.fusion_heads))
+        if "h_image" in enc:
+            groups.append(("image", enc["h_image"][:, 0], targets[enc["has_image"]], self.heads))
+        return groups
+
+    def reid_losses(self, groups):
+        """ID and triplet losses of every group, each the mean over the groups (triplet only where
+        the group has two identities, so that it has a negative)."""
+        sums, counts = {}, {}
+        for _, feats, targets, head in groups:
+            outputs = head(feats[..., None, None], targets)
+            for name in REID_LOSSES:
+                if name not in self.loss_fns or (name == TRI and len(targets.unique()) < 2):
+                    continue
+                for key, value in self.loss_fns[name](outputs, {"targets": targets}).items():
+                    sums[key] = sums.get(key, 0) + value
+                    counts[key] = counts.get(key, 0) + 1
+        return {key: sums[key] / counts[key] for key in sums}
 
     def patch_prediction(self, head, hidden, images, mask):
         """MIM/MMM input of the loss: predictions at the masked patches, targets of all."""
@@ -182,7 +248,7 @@ class MMET(PixelNormalization):
         num_patches = self.backbone.num_patches
         if self.mim_head is not None and patch_mask is not None and (modality == IMAGE).any():
             rows = enc["image_row"][modality == IMAGE]
-            out["mim"] = self.patch_prediction(self.mim_head, enc["h_image"][rows, 1:],
+            out["mim"] = self.patch_prediction(self.mim_head, enc["h_image"][rows, 1:],  # after [CLS_I]
                                                enc["images"][rows], patch_mask[rows])
         if self.mlm_head is not None and token_mask is not None and (modality == TEXT).any():
             rows = enc["text_row"][modality == TEXT]
@@ -202,38 +268,53 @@ class MMET(PixelNormalization):
             out["mmm"] = mmm
         return out
 
-    def image_text_matching(self, enc, targets):
-        """ITM input of the loss: h_CLS_M of the pairs (label 1) and of each pair's image with a
-        caption of another identity (label 0)."""
-        pair = enc["modality"] == PAIR
-        pids = targets[pair]
-        negative = mine_negatives(pids)
-        valid = negative >= 0
-        positives = enc["h_fused"][:, 0]
-        image_rows = enc["pair_image"][valid]
-        text_rows = enc["pair_text"][negative[valid]]
-        logits = [self.itm_head(positives)]
-        if valid.any():
-            fused = self.backbone.fuse(enc["h_image"][image_rows], enc["h_text"][text_rows],
-                                       enc["text_mask"][text_rows])
-            logits.append(self.itm_head(fused[:, 0]))
-        labels = torch.cat([torch.ones(len(pids), dtype=torch.long, device=self.device),
-                            torch.zeros(int(valid.sum()), dtype=torch.long, device=self.device)])
+    def image_text_matching(self, enc, targets, similarity=None):
+        """ITM input of the loss: h_CLS_M of the pairs (label 1), of each pair's image with the
+        caption of a pair of another identity and of each pair's caption with the image of a pair
+        of another identity (label 0); hard negatives when ``similarity`` (pairs' image x text
+        L_GC similarities) is given."""
+        pids = targets[enc["pair"]]
+        text_neg = mine_negatives(pids, similarity=similarity)
+        image_neg = mine_negatives(pids, similarity=similarity.t() if similarity is not None else None)
+        logits = [self.itm_head(enc["h_fused"][:, 0])]
+        image_idx = [torch.arange(len(pids), device=pids.device)]
+        text_idx = [torch.arange(len(pids), device=pids.device)]
+        for img, txt in ((torch.nonzero(text_neg >= 0).flatten(), text_neg[text_neg >= 0]),
+                         (image_neg[image_neg >= 0], torch.nonzero(image_neg >= 0).flatten())):
+            if len(img):
+                image_rows, text_rows = enc["pair_image"][img], enc["pair_text"][txt]
+                fused = self.backbone.fuse(enc["h_image"][image_rows], enc["h_text"][text_rows],
+                                           enc["text_mask"][text_rows])
+                logits.append(self.itm_head(fused[:, 0]))
+                image_idx.append(img)
+                text_idx.append(txt)
+        image_idx, text_idx = torch.cat(image_idx), torch.cat(text_idx)
+        labels = (image_idx == text_idx).long()
         return {"logits": torch.cat(logits), "labels": labels,
-                "image_targets": torch.cat([pids, pids[valid]]),
-                "text_targets": torch.cat([pids, pids[negative[valid]]])}
+                "image_targets": pids[image_idx], "text_targets": pids[text_idx]}
 
     def forward(self, batch):
         if not self.training:
             images = batch["images"] if isinstance(batch, dict) else batch
             return self.image_features(images)
         targets = batch["targets"].to(self.device)
-        enc = self.encode(batch)
-        outputs = self.heads(enc["cls"][..., None, None], targets)
-        outputs.update(self.masked_predictions(enc))
-        if self.itm_head is not None and "h_fused" in enc:
-            outputs["itm"] = self.image_text_matching(enc, targets)
-        losses = {}
-        for loss_fn in self.loss_fns.values():
-            losses.update(loss_fn(outputs, {**batch, "targets": targets}))
+        clean = self.encode(batch)
+        losses = self.reid_losses(self.reid_groups(clean, targets))
+        outputs = {}
+        similarity = None
+        if "h_fused" in clean:
+            image_cls = clean["h_image"][clean["pair_image"], 0]
+            text_cls = clean["h_text"][clean["pair_text"], 0]
+            outputs["gc"] = {"image": image_cls, "text": text_cls, "targets": targets[clean["pair"]]}
+            if self.hard_negatives:
+                similarity = F.normalize(image_cls.detach(), dim=1) @ \
+                    F.normalize(text_cls.detach(), dim=1).t()
+        if self.uses_masked_pass:
+            masked = self.encode(batch, masked=True) if self.has_masked_inputs(batch) else clean
+            outputs.update(self.masked_predictions(masked))
+            if self.itm_head is not None and "h_fused" in masked:
+                outputs["itm"] = self.image_text_matching(masked, targets, similarity)
+        for name, loss_fn in self.loss_fns.items():
+            if name not in REID_LOSSES:
+                losses.update(loss_fn(outputs, {**batch, "targets": targets}))
         return losses
