@@ -198,40 +198,28 @@ def _fix_evaluator_compile():
     _replace(reid_evaluation.ReidEvaluator, "_compile_dependencies", _compile_dependencies)
 
 
-def _contiguous_zero_grad_optimizer(optimizer):
-    """Make ``zero_grad`` zero the shared gradient buffer in place instead of dropping it."""
-    cls = type(optimizer)
-    if getattr(cls, "_keeps_contiguous_grads", False):
-        return optimizer
-
-    def zero_grad(self, set_to_none=False):
-        # The flat buffers own .grad; the per-parameter grads are views of it. Setting the flat
-        # grad to None makes step() skip every parameter while backward keeps writing the views.
-        cls.zero_grad(self, set_to_none=False)
-
-    optimizer.__class__ = type(cls.__name__, (cls,), {"zero_grad": zero_grad,
-                                                      "_keeps_contiguous_grads": True})
-    return optimizer
-
-
-def _fix_contiguous_params_zero_grad():
+def _fix_contiguous_params():
     """Defect 5 (silent): fastreid optimises flat ``ContiguousParams`` buffers whose .grad the
     parameters' grads are views of. torch>=2 ``zero_grad()`` defaults to ``set_to_none=True``: it
     drops the flat grads, backward still fills the views, and ``step()`` skips every buffer. The
-    weights never change while the loss logs look normal."""
+    weights never change while the loss logs look normal.
+
+    Defect 18 (silent), the same buffers with the grads kept: a parameter that took no part in a
+    step (the text path in an image batch, the image path in a text batch) gets a zero gradient
+    instead of None, so the optimizer still applies weight decay and momentum to it; Adam's L2 decay
+    then moves every idle weight by about lr toward zero each step.
+
+    The flat buffers are a CUDA launch-count optimisation; the optimizer is built over the
+    parameters themselves, so ``zero_grad`` gives None and ``step`` skips whatever had no gradient."""
     import fastreid.engine.defaults as defaults
     import fastreid.solver as solver
     import fastreid.solver.build as solver_build
-    from fastreid.utils.params import ContiguousParams
 
     orig_build = solver_build.build_optimizer
 
     @functools.wraps(orig_build)
     def build_optimizer(cfg, model, contiguous=True):
-        optimizer, params = orig_build(cfg, model, contiguous)
-        if isinstance(params, ContiguousParams):
-            _contiguous_zero_grad_optimizer(optimizer)
-        return optimizer, params
+        return orig_build(cfg, model, contiguous=False)
 
     for module in (solver_build, solver, defaults):
         _replace(module, "build_optimizer", build_optimizer)
@@ -602,7 +590,7 @@ def resolve_device(cfg):
 FIXES = [
     _fix_dataloader_cpu,
     _fix_evaluator_compile,
-    _fix_contiguous_params_zero_grad,
+    _fix_contiguous_params,
     _fix_rerank_cpu,
     _fix_amp,
     _fix_random_affine,

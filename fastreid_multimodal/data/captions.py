@@ -198,3 +198,32 @@ def read_caption_lines(path: str):
             except ValueError as exc:
                 raise ValueError(f"{path}:{number}: {exc}") from None
             yield number, name, caption
+
+
+# -- key words (DMF §3.2: the text path reads "key words of fine-grained attribute annotations") --
+#: phrases that describe the image, not the person: weather, light, viewpoint (ours and FineGPR-C's
+#: "in a blizzard night, and with back viewpoint")
+ENVIRONMENT_PHRASES = tuple(sorted(
+    {p for ps in WEATHER_PHRASES.values() for p in ps}
+    | {p for ps in ILLUMINATION_PHRASES.values() for p in ps}
+    | {p for _, ps in VIEW_PHRASES.values() for p in ps}
+    | {f"with {adj} viewpoint" for adj, _ in VIEW_PHRASES.values()}
+    | {f"the {adj} view of the person" for adj, _ in VIEW_PHRASES.values()}
+    | {f"in a {w.lower()} {i.lower()}" for w in WEATHER_NAMES for i in ILLUMINATION_NAMES},
+    key=len, reverse=True))
+#: the words that name an identity attribute (FineGPR's 13 + skin): who, hair, clothes and their
+#: colours, shoes, accessories. Everything else (articles, verbs, environment) is dropped.
+IDENTITY_WORDS = frozenset((
+    "man male boy young woman female girl lady teenage adult old elderly "
+    "skin fair light tan brown dark hair long short glasses cap baseball hat winter wool beanie "
+    "backpack shoulder bag top sleeves upper-body lower-body clothes trousers pants dress skirt "
+    "shoes boots black white red purple gray grey yellow blue green").split())
+_ENVIRONMENT_RE = re.compile(r"\b(?:" + "|".join(re.escape(p) for p in ENVIRONMENT_PHRASES) + r")\b")
+_WORD_RE = re.compile(r"[a-z]+(?:-[a-z]+)*")
+
+
+def identity_keywords(caption: str) -> str:
+    """The identity-attribute words of a caption, in order: environment phrases removed first
+    (so "light" of "in light snow" is not kept as a shoe shade), then every other word dropped."""
+    text = _ENVIRONMENT_RE.sub(" ", caption.lower())
+    return " ".join(w for w in _WORD_RE.findall(text) if w in IDENTITY_WORDS)

@@ -16,16 +16,27 @@ from fastreid.utils import comm
 from torch.utils.data import BatchSampler, Dataset
 
 from ..errors import ConfigError
+from .captions import identity_keywords
 from .finegpr_folder import Caption
+from .modality_sampler import ModalityBalancedIdentitySampler
 from .layouts import datasets_root
 from .text import build_tokenizer
 
 logger = logging.getLogger("fastreid_multimodal")
 IMAGE, TEXT = 0, 1
+CAPTION_WORDS = ("all", "identity")
+
+
+def caption_text(text, words):
+    """What the text path reads of a caption: all of it, or its identity key words."""
+    if words not in CAPTION_WORDS:
+        raise ConfigError(f"MODEL.TEXT.CAPTION_WORDS must be one of {CAPTION_WORDS}, got {words!r}")
+    return identity_keywords(text) if words == "identity" else text
 
 
 class MultimodalDataset(Dataset):
-    def __init__(self, img_items, transform, tokenizer=None, max_length=64, relabel=True):
+    def __init__(self, img_items, transform, tokenizer=None, max_length=64, relabel=True,
+                 caption_words="all"):
         self.transform = transform
         self.max_length = max_length
         self.pad_id = tokenizer.pad_token_id if tokenizer is not None else 0
@@ -41,7 +52,8 @@ class MultimodalDataset(Dataset):
         if captions:
             if tokenizer is None:
                 raise ValueError("captions in the sample list but no tokenizer")
-            encoded = tokenizer([c.text for _, c in captions], add_special_tokens=True)["input_ids"]
+            texts = [caption_text(c.text, caption_words) for _, c in captions]
+            encoded = tokenizer(texts, add_special_tokens=True)["input_ids"]
             self.truncated = sum(len(ids) > max_length for ids in encoded)
             for (j, _), ids in zip(captions, encoded):
                 if len(ids) > max_length:  # keep [CLS] ..., end with [SEP]
@@ -122,15 +134,26 @@ def build_multimodal_train_loader(cfg, modalities="both"):
     items = fused_items(cfg, modalities)
     tokenizer = build_tokenizer(cfg.MODEL.TEXT.TOKENIZER)
     train_set = MultimodalDataset(items, build_transforms(cfg, is_train=True), tokenizer,
-                                  cfg.MODEL.TEXT.MAX_LENGTH)
+                                  cfg.MODEL.TEXT.MAX_LENGTH,
+                                  caption_words=cfg.MODEL.TEXT.CAPTION_WORDS)
     logger.info("Training samples: %d images + %d texts of %d identities",
                 len(train_set) - train_set.num_texts, train_set.num_texts, train_set.num_classes)
-    return identity_batch_loader(cfg, train_set, MultimodalCollate(train_set.pad_id))
+    sampler = None
+    if cfg.DATALOADER.MODALITY_BALANCED and modalities == "both":
+        sampler = ModalityBalancedIdentitySampler(
+            train_set.img_items, cfg.SOLVER.IMS_PER_BATCH // comm.get_world_size(),
+            cfg.DATALOADER.NUM_INSTANCE, seed=comm.shared_random_seed())
+        logger.info("Using training sampler ModalityBalancedIdentitySampler (%d identities x "
+                    "(%d images + %d captions) a batch)", sampler.num_pids_per_batch,
+                    cfg.DATALOADER.NUM_INSTANCE, cfg.DATALOADER.NUM_INSTANCE)
+    return identity_batch_loader(cfg, train_set, MultimodalCollate(train_set.pad_id), sampler)
 
 
-def identity_batch_loader(cfg, train_set, collate):
-    """FastReID's training sampler (DATALOADER.SAMPLER_TRAIN) and DataLoaderX with our collate."""
-    sampler = _train_loader_from_config(cfg, train_set=train_set)["sampler"]
+def identity_batch_loader(cfg, train_set, collate, sampler=None):
+    """FastReID's training sampler (DATALOADER.SAMPLER_TRAIN, unless ``sampler`` is given) and
+    DataLoaderX with our collate."""
+    if sampler is None:
+        sampler = _train_loader_from_config(cfg, train_set=train_set)["sampler"]
     mini_batch = cfg.SOLVER.IMS_PER_BATCH // comm.get_world_size()
     return DataLoaderX(comm.get_local_rank(), dataset=train_set,
                        num_workers=cfg.DATALOADER.NUM_WORKERS,

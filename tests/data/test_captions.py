@@ -162,3 +162,29 @@ def test_format_parse_roundtrip():
         assert parse_caption_line(line) == ("0007_c02_w03_l04_p05.jpg", cap)
     with pytest.raises(ValueError):
         format_caption_line("a.jpg", "two\nlines")
+
+
+def test_identity_keywords_keep_the_person_and_drop_the_scene():
+    from fastreid_multimodal.data.captions import identity_keywords
+    finegpr_c = ("there is a white female with long hair, who wears gray upper-body clothes, blue "
+                 "lower-body clothes, dark shoes in a blizzard night, and with back viewpoint.")
+    assert identity_keywords(finegpr_c) == ("white female long hair gray upper-body clothes blue "
+                                            "lower-body clothes dark shoes")
+    # "light" of the weather is not a shoe shade; "light shoes" is
+    ours = ("a young woman with fair skin is seen from behind in light snow at dusk. she has long "
+            "hair and wears a red short top with long sleeves, blue pants and light shoes.")
+    assert identity_keywords(ours) == ("young woman fair skin long hair red short top long sleeves "
+                                       "blue pants light shoes")
+
+
+def test_generated_keywords_never_name_the_environment():
+    import numpy as np
+    from fastreid_multimodal.data.captions import identity_keywords, make_caption
+    from fastreid_multimodal.data.synth.attributes import sample_identity
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        attrs = sample_identity(rng, i).caption_attributes()
+        env = {"weather": 1 + i % 7, "illumination": 1 + (i // 7) % 7, "viewpoint_deg": 37 * i}
+        words = identity_keywords(make_caption(attrs, env, rng)).split()
+        assert attrs["upper"] in words and attrs["hair"] in words
+        assert not {"snow", "night", "fog", "dawn", "viewpoint", "behind", "side"} & set(words)

@@ -21,7 +21,12 @@ def test_stage_one_to_stage_two_to_table(market_root, tmp_path, tool):
                "SOLVER.MAX_EPOCH", "2", env={"FASTREID_DATASETS": market_root})
     assert run.returncode == 0, run.stderr[-3000:]
     stage1_log = open(out / "stage1" / "log.txt").read()
-    assert "texts of 8 identities" in stage1_log  # captions were in stage I's batches
+    assert "texts of 8 identities" in stage1_log
+    # captions were trained on in stage I (an image-only run counts none), none in stage II
+    seen = [json.loads(line) for line in open(out / "stage1" / "metrics.json")][-1]
+    assert seen["samples/texts"] > 0 and seen["samples/images"] > 0
+    seen = [json.loads(line) for line in open(out / "stage2" / "metrics.json")][-1]
+    assert seen["samples/texts"] == 0 and seen["samples/images"] > 0
     stage2_log = open(out / "stage2" / "log.txt").read()
     assert "the classifier is re-initialised" in stage2_log
     assert "+ 0 texts" in stage2_log  # stage II: images only

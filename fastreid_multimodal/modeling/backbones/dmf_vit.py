@@ -13,6 +13,7 @@ from timm.models.vision_transformer import Block
 from torch import nn
 
 from ...data.text import build_tokenizer
+from ...pretrained import downloads_allowed
 from .text_path import build_text_translator
 from .vit_parts import StridedPatchEmbed, load_vit_weights
 
@@ -118,5 +119,6 @@ def build_dmf_vit_backbone(cfg):
     model = DMFViT(text_translator=translator, max_text_len=cfg.MODEL.TEXT.MAX_LENGTH,
                    **vit_kwargs(cfg))
     if cfg.MODEL.BACKBONE.PRETRAIN:
-        load_vit_weights(model, cfg.MODEL.BACKBONE.PRETRAIN_PATH)
+        load_vit_weights(model, cfg.MODEL.BACKBONE.PRETRAIN_PATH,
+                         allow_download=downloads_allowed(cfg))
     return model

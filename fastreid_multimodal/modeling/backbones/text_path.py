@@ -1,12 +1,12 @@
 """The text "translator" of DMF: token ids -> token features before the projection L."""
 import logging
-import os
 
 import torch
 from torch import nn
 
-from ...data.text import packaged_text_model_dir
+from ...data.text import build_tokenizer
 from ...errors import ConfigError
+from ...pretrained import resolve_text_model
 
 logger = logging.getLogger("fastreid_multimodal")
 
@@ -25,22 +25,23 @@ class LearnedTokenEmbedding(nn.Module):
 
 
 class PretrainedTextTranslator(nn.Module):
-    """A pre-trained HF text encoder from a local folder (MiniLM, data2vec-text, BERT ...)."""
+    """A pre-trained HF text encoder (MiniLM, data2vec-text, BERT ...) from a local folder.
 
-    def __init__(self, path, freeze=True):
+    Frozen, its output for a caption never changes, so each caption is encoded once and its token
+    features are kept (in memory, in this module: no other translator can ever read them)."""
+
+    def __init__(self, folder, freeze=True):
         super().__init__()
         from transformers import AutoModel
-        folder = packaged_text_model_dir() if path == "packaged" else path
-        if not os.path.isdir(folder):
-            raise ConfigError(f"MODEL.TEXT.TRANSLATOR: '{path}' is not a local model folder "
-                              "(expected a HF folder with config.json and weights, or 'packaged')")
         self.encoder = AutoModel.from_pretrained(folder, local_files_only=True)
         self.dim = self.encoder.config.hidden_size
         self.frozen = freeze
+        self.cache = {}  # token ids of one caption (tuple) -> its (length, dim) features
+        self.cache_hits = self.cache_misses = 0
         if freeze:
             self.encoder.requires_grad_(False)
         logger.info("Text translator: %s (%d-d, %s)", folder, self.dim,
-                    "frozen" if freeze else "trained")
+                    "frozen, outputs cached" if freeze else "trained")
 
     def train(self, mode=True):
         super().train(mode)
@@ -48,14 +49,54 @@ class PretrainedTextTranslator(nn.Module):
             self.encoder.eval()  # no dropout in a frozen translator
         return self
 
-    def forward(self, input_ids, attention_mask):
+    def encode(self, input_ids, attention_mask):
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
             out = self.encoder(input_ids=input_ids, attention_mask=attention_mask.long())
         return out.last_hidden_state
 
+    def forward(self, input_ids, attention_mask):
+        if not self.frozen:
+            return self.encode(input_ids, attention_mask)
+        lengths = attention_mask.sum(1).tolist()
+        keys = [tuple(ids[:n].tolist()) for ids, n in zip(input_ids, lengths)]
+        first_row = {}
+        for row, key in enumerate(keys):
+            if key not in self.cache:
+                first_row.setdefault(key, row)
+        unique = list(first_row.values())
+        self.cache_misses += len(unique)
+        self.cache_hits += len(keys) - len(unique)
+        if unique:
+            width = max(lengths[row] for row in unique)
+            feats = self.encode(input_ids[unique, :width], attention_mask[unique, :width])
+            for i, row in enumerate(unique):
+                self.cache[keys[row]] = feats[i, :lengths[row]].detach().clone()
+        out = input_ids.new_zeros((*input_ids.shape, self.dim), dtype=torch.float32)
+        for row, key in enumerate(keys):
+            out[row, :lengths[row]] = self.cache[key]
+        return out
+
+
+def check_same_vocabulary(cfg, folder):
+    """The data set's tokenizer (MODEL.TEXT.TOKENIZER) must be the translator's own: the same ids
+    mean the same words, or the translator reads noise."""
+    ours = build_tokenizer(cfg.MODEL.TEXT.TOKENIZER).get_vocab()
+    try:
+        theirs = build_tokenizer(folder, key="MODEL.TEXT.TRANSLATOR").get_vocab()
+    except ConfigError:
+        return  # the translator ships no tokenizer: nothing to compare with
+    if ours != theirs:
+        differ = sorted(set(ours.items()) ^ set(theirs.items()))[:3]
+        raise ConfigError(
+            f"MODEL.TEXT.TRANSLATOR '{cfg.MODEL.TEXT.TRANSLATOR}' ({folder}) uses another "
+            f"vocabulary than MODEL.TEXT.TOKENIZER '{cfg.MODEL.TEXT.TOKENIZER or 'packaged'}' "
+            f"({len(theirs)} vs {len(ours)} tokens; e.g. {differ}): set MODEL.TEXT.TOKENIZER to "
+            f"the translator's folder {folder}")
+
 
 def build_text_translator(cfg, vocab_size, dim):
-    path = cfg.MODEL.TEXT.TRANSLATOR
-    if not path:
+    if not cfg.MODEL.TEXT.TRANSLATOR:
         return LearnedTokenEmbedding(vocab_size, dim)
-    return PretrainedTextTranslator(path, freeze=cfg.MODEL.TEXT.FREEZE_TRANSLATOR)
+    folder = resolve_text_model(cfg)
+    check_same_vocabulary(cfg, folder)
+    return PretrainedTextTranslator(folder, freeze=cfg.MODEL.TEXT.FREEZE_TRANSLATOR)

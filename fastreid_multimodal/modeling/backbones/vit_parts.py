@@ -7,6 +7,7 @@ from timm.layers import PatchEmbed, resample_abs_pos_embed, resample_patch_embed
 from torch import nn
 
 from ...errors import ConfigError
+from ...pretrained import resolve_vit_weights
 
 logger = logging.getLogger("fastreid_multimodal")
 
@@ -24,17 +25,25 @@ class StridedPatchEmbed(PatchEmbed):
         self.num_patches = self.grid_size[0] * self.grid_size[1]
 
 
-def read_state_dict(path, key):
-    """The tensors of a local checkpoint (timm / TransReID / FastReID style wrappers unwrapped)."""
+def read_state_dict(path, key, allow_download=False):
+    """The tensors of a local checkpoint or a cached timm model's weights (timm / TransReID /
+    FastReID style wrappers unwrapped). Weights are data: never unpickled as code."""
     if not path:
         raise ConfigError(f"MODEL.BACKBONE.PRETRAIN is True but {key} is empty: give a local "
-                          "ImageNet/data2vec ViT checkpoint (timm key names), e.g. "
-                          f"{key} /path/vit_base_patch16_224.pth, or train from scratch with "
-                          "MODEL.BACKBONE.PRETRAIN False")
-    if not os.path.isfile(path):
-        raise ConfigError(f"{key}: weight file '{path}' does not exist (expected a local ViT "
-                          "checkpoint, e.g. timm's vit_base_patch16_224 .pth; nothing is downloaded)")
-    state = torch.load(path, map_location="cpu", weights_only=False)
+                          "ImageNet/data2vec ViT checkpoint (timm key names) or a cached timm "
+                          f"name, e.g. {key} vit_base_patch16_224.augreg2_in21k_ft_in1k, or train "
+                          "from scratch with MODEL.BACKBONE.PRETRAIN False")
+    path = resolve_vit_weights(path, key, allow_download)
+    if path.endswith(".safetensors"):
+        from safetensors.torch import load_file
+        state = load_file(path)
+    else:
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # a pickle payload, a truncated or foreign file
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(f"{key}: '{path}' is not a plain weight file (loaded as data only, "
+                              f"weights_only=True): {first}") from None
     for wrapper in ("model", "state_dict", "module"):
         if isinstance(state, dict) and wrapper in state and isinstance(state[wrapper], dict):
             state = state[wrapper]
@@ -49,12 +58,12 @@ def read_state_dict(path, key):
     return clean
 
 
-def load_vit_weights(model, path, key="MODEL.BACKBONE.PRETRAIN_PATH"):
+def load_vit_weights(model, path, key="MODEL.BACKBONE.PRETRAIN_PATH", allow_download=False):
     """Load ImageNet/data2vec-style ViT weights (timm key names) into ``model``.
 
     The position embedding is resampled to the model's patch grid (e.g. 14x14 -> 21x10 for 256x128
     at stride 12) and the patch kernel to its patch size; classifier heads are dropped."""
-    state = read_state_dict(path, key)
+    state = read_state_dict(path, key, allow_download)
     own = model.state_dict()
     loaded = {}
     for name, value in state.items():

@@ -4,6 +4,7 @@ import torch
 from fastreid.modeling.heads import build_heads
 from fastreid.modeling.backbones import build_backbone
 from fastreid.modeling.meta_arch.build import META_ARCH_REGISTRY
+from fastreid.utils import events
 
 from ...data.multimodal import IMAGE, TEXT, build_multimodal_train_loader
 from ...errors import ConfigError
@@ -28,6 +29,7 @@ class DMF(PixelNormalization):
         self.heads = build_heads(cfg)
         self.loss_fns = build_losses(cfg)
         self.init_pixel_stats(cfg)
+        self.seen = {IMAGE: 0, TEXT: 0}
 
     may_skip_parameters = True  # image-only batches leave the text path without gradients (DDP)
 
@@ -50,6 +52,15 @@ class DMF(PixelNormalization):
         feats = torch.cat(parts)
         return feats[torch.argsort(torch.cat(order))]
 
+    def count_samples(self, modality):
+        """Images and captions trained on so far, logged (metrics.json: samples/images, samples/texts)."""
+        self.seen[IMAGE] += int((modality == IMAGE).sum())
+        self.seen[TEXT] += int((modality == TEXT).sum())
+        if events._CURRENT_STORAGE_STACK:
+            storage = events.get_event_storage()
+            storage.put_scalar("samples/images", self.seen[IMAGE], smoothing_hint=False)
+            storage.put_scalar("samples/texts", self.seen[TEXT], smoothing_hint=False)
+
     def forward(self, batch):
         if not self.training:
             if self.modalities == "text":
@@ -60,6 +71,7 @@ class DMF(PixelNormalization):
             feats = self.backbone.forward_image(self.preprocess_image(images))
             return self.heads(feats[..., None, None])
         targets = batch["targets"].to(self.device)
+        self.count_samples(batch["modality"])
         outputs = self.heads(self.features(batch)[..., None, None], targets)
         losses = {}
         for loss_fn in self.loss_fns.values():
