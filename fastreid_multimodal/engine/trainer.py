@@ -27,6 +27,14 @@ class MultimodalTrainer(DefaultTrainer):
         # dataset_cfg reaches our datasets' constructors (FastReID's own ignore it)
         return build_reid_train_loader(cfg, combineall=cfg.DATASETS.COMBINEALL, dataset_cfg=cfg)
 
+    @classmethod
+    def build_optimizer(cls, cfg, model):
+        optimizer, param_wrapper = super().build_optimizer(cfg, model)
+        lr_factors = getattr(_unwrap(model), "lr_factors", None)  # MMET: MODEL.MMET.FUSION_LR_FACTOR
+        if lr_factors is not None:
+            scale_learning_rates(optimizer, lr_factors())
+        return optimizer, param_wrapper
+
     def resume_or_load(self, resume=True):
         resuming = resume and self.checkpointer.has_checkpoint()
         if not resuming and self.cfg.MODEL.WEIGHTS:
@@ -67,6 +75,24 @@ def num_classes_in_checkpoint(path):
     state = torch.load(path, map_location="cpu", weights_only=False).get("model", {})
     weights = [v for k, v in state.items() if k.endswith("heads.weight") and v.dim() == 2]
     return int(weights[0].shape[0]) if weights else 0
+
+
+def scale_learning_rates(optimizer, factors):
+    """Multiply the lr of every optimizer group whose parameters all have a factor in ``factors``
+    ({parameter: factor}). Called before the scheduler is built, so that the scheduler's
+    initial_lr is the scaled one. Needs per-parameter groups (FastReID's contiguous buffers hide
+    which parameter is which: then the factors are not applied, and the log says so)."""
+    by_id = {id(p): f for p, f in factors.items()}
+    scaled = 0
+    for group in optimizer.param_groups:
+        found = {by_id.get(id(p)) for p in group["params"]}
+        if len(found) == 1 and None not in found:
+            group["lr"] *= found.pop()
+            scaled += 1
+    if by_id and not scaled:
+        logger.warning("learning-rate factors for %d parameters not applied: the optimizer groups "
+                       "are not per-parameter", len(by_id))
+    return scaled
 
 
 def _unwrap(model):

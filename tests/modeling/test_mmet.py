@@ -583,7 +583,7 @@ def test_itm_learns_to_tell_matching_from_mismatched_captions():
         pids = torch.arange(16) % 4
         ids = torch.cat([torch.full((16, 1), 101), words[pids], torch.full((16, 1), 102)], 1)
         itm = []
-        for step in range(60):
+        for step in range(90):
             images = colours[pids][:, :, None, None].expand(16, 3, 64, 32) * 0.7 + \
                 torch.rand(16, 3, 64, 32, generator=g) * 76
             batch = {"modality": torch.full((16,), PAIR), "targets": pids, "images": images,
@@ -597,4 +597,20 @@ def test_itm_learns_to_tell_matching_from_mismatched_captions():
             itm.append(losses["loss_itm"].item())
     finally:
         torch.set_num_threads(threads)
-    assert itm[0] > 0.55 and sum(itm[-5:]) / 5 < 0.3
+    assert itm[0] > 0.55 and sum(itm[-5:]) / 5 < 0.3, itm
+
+
+def test_fusion_lr_factor_scales_the_fusion_encoder_and_itm_head_only():
+    from fastreid_multimodal.engine.trainer import MultimodalTrainer
+    cfg = load_config("configs/Demo/mmet_synth.yml", TINY + ["MODEL.MMET.FUSION_LR_FACTOR", "0.2"])
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    optimizer, _ = MultimodalTrainer.build_optimizer(cfg, model)
+    lr_of = {id(p): g["lr"] for g in optimizer.param_groups for p in g["params"]}
+    base = cfg.SOLVER.BASE_LR
+    for name, p in model.named_parameters():
+        fusion = name.startswith(("backbone.fusion", "backbone.image_to_fusion",
+                                  "backbone.text_to_fusion", "itm_head"))
+        if id(p) in lr_of and not name.endswith("bias"):
+            assert lr_of[id(p)] == pytest.approx(base * (0.2 if fusion else 1.0)), name
+    assert lr_of[id(model.backbone.fusion_blocks[0].attn.qkv.weight)] == pytest.approx(0.2 * base)
