@@ -52,6 +52,9 @@ def test_hub_id_resolves_from_the_local_cache(hub_cache):
     assert os.path.samefile(resolve_text_model(cfg), snapshot)
     translator = build_text_translator(cfg, 30522, 192)
     assert isinstance(translator, PretrainedTextTranslator) and translator.dim == 384
+    # with MODEL.TEXT.TOKENIZER empty, captions are tokenized with the translator's own vocabulary
+    from fastreid_multimodal.data.text import text_tokenizer
+    assert text_tokenizer(cfg).name_or_path == snapshot
 
 
 def test_uncached_hub_id_offline_is_one_error_naming_it(hub_cache):

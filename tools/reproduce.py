@@ -4,8 +4,13 @@ that already have results, then write our numbers next to the paper's.
 
     python tools/reproduce.py --table dmf-1 [--dry-run] [--synthetic] [--seeds 0 1 2]
                               [--jobs 2] [--output-dir output/reproduce] [KEY VALUE ...]
+    python tools/reproduce.py --table dmf-1 --synthetic --report   # print the committed results
+
+Per-seed numbers go to docs/results/<table>[-synthetic].json (--results-dir); the table, with the
+significance of each step between consecutive rows, is printed from that file.
 """
 import argparse
+import json
 import os
 import sys
 import time
@@ -29,9 +34,22 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=1,
                         help="runs trained at once, CPU threads split between them (default 1)")
     parser.add_argument("--output-dir", default="output/reproduce")
+    parser.add_argument("--results-dir", default="docs/results",
+                        help="where the per-seed results JSON is written (default docs/results)")
+    parser.add_argument("--report", action="store_true",
+                        help="only print the table from the results JSON; train nothing")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides for every run")
     args = parser.parse_args(argv)
-    seeds = args.seeds or ([0, 1, 2] if args.synthetic else [0])
+    seeds = args.seeds or ([0, 1, 2, 3, 4] if args.synthetic else [0])
+    name = f"{args.table}{'-synthetic' if args.synthetic else ''}"
+    results_json = os.path.join(args.results_dir, name + ".json")
+    if args.report:
+        if not os.path.isfile(results_json):
+            raise SystemExit(f"error: {results_json} does not exist: run the table first")
+        with open(results_json) as f:
+            print(reproduce.format_results_json(reproduce.select(args.table, args.synthetic),
+                                                json.load(f)))
+        return 0
     table, runs = reproduce.plan(args.table, args.output_dir, args.synthetic, seeds, args.opts)
     missing = reproduce.missing_datasets(runs)
     print(f"{table.title}: {len(runs)} runs, {sum(r.done for r in runs)} already done")
@@ -51,10 +69,12 @@ def main(argv=None):
     if trained:
         print(f"trained {len(trained)} runs in {time.time() - started:.0f} s wall "
               f"({sum(trained.values()):.0f} s summed over runs, --jobs {args.jobs})")
-    path = os.path.join(args.output_dir, f"{args.table}{'-synthetic' if args.synthetic else ''}.md")
+    path = os.path.join(args.output_dir, name + ".md")
     reference = reproduce.chance_reference(table, runs) if args.synthetic else None
-    print(reproduce.write_table(table, runs, path, reference))
-    print(f"written to {path}")
+    reproduce.write_table(table, runs, path, reference)
+    data = reproduce.write_results_json(table, runs, results_json, reference)
+    print(reproduce.format_results_json(table, data))
+    print(f"written to {results_json} and {path}")
     return 0
 
 

@@ -20,7 +20,7 @@ from .captions import identity_keywords
 from .finegpr_folder import Caption
 from .modality_sampler import ModalityBalancedIdentitySampler
 from .layouts import datasets_root
-from .text import build_tokenizer
+from .text import text_tokenizer
 
 logger = logging.getLogger("fastreid_multimodal")
 IMAGE, TEXT = 0, 1
@@ -132,7 +132,7 @@ def fused_items(cfg, modalities):
 
 def build_multimodal_train_loader(cfg, modalities="both"):
     items = fused_items(cfg, modalities)
-    tokenizer = build_tokenizer(cfg.MODEL.TEXT.TOKENIZER)
+    tokenizer = text_tokenizer(cfg)
     train_set = MultimodalDataset(items, build_transforms(cfg, is_train=True), tokenizer,
                                   cfg.MODEL.TEXT.MAX_LENGTH,
                                   caption_words=cfg.MODEL.TEXT.CAPTION_WORDS)

@@ -42,6 +42,16 @@ def build_tokenizer(path="", key="MODEL.TEXT.TOKENIZER"):
     return BertTokenizer(vocab=vocab, do_lower_case=True)
 
 
+def text_tokenizer(cfg):
+    """The tokenizer of a config: MODEL.TEXT.TOKENIZER; when empty, the text translator's own
+    (MODEL.TEXT.TRANSLATOR), else the packaged BERT-uncased vocabulary."""
+    from ..pretrained import resolve_text_model
+    path = cfg.MODEL.TEXT.TOKENIZER
+    if not path and cfg.MODEL.TEXT.TRANSLATOR:
+        path = resolve_text_model(cfg)
+    return build_tokenizer(path)
+
+
 @dataclass
 class TokenBatch:
     input_ids: torch.Tensor       # (B, L) long, [CLS] ... [SEP] [PAD]...

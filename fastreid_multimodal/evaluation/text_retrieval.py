@@ -22,7 +22,7 @@ from fastreid.evaluation.rank import evaluate_rank
 from fastreid.utils import comm
 
 from ..data.layouts import datasets_root
-from ..data.text import build_tokenizer, tokenize
+from ..data.text import text_tokenizer, tokenize
 
 logger = logging.getLogger("fastreid_multimodal")
 PREFIX = "text2image/"
@@ -68,7 +68,7 @@ class TextToImageEvaluator:
 
     @torch.no_grad()
     def text_features(self, model):
-        tokenizer = build_tokenizer(self.cfg.MODEL.TEXT.TOKENIZER)
+        tokenizer = text_tokenizer(self.cfg)
         size = self.cfg.TEST.IMS_PER_BATCH
         feats = []
         for start in range(0, len(self.queries), size):

@@ -99,9 +99,9 @@ def extract_features(cfg, model, paths, batch_size=None):
 def text_features(cfg, model, captions, batch_size=None):
     """Text features in the image-feature space: MMET's ``text_features``; for DMF the shared
     encoder's text [cls] through the same BNNeck head as the images, (N, D)."""
-    from ..data.text import build_tokenizer, tokenize
+    from ..data.text import text_tokenizer, tokenize
     model = _unwrap(model)
-    tokenizer = build_tokenizer(cfg.MODEL.TEXT.TOKENIZER)
+    tokenizer = text_tokenizer(cfg)
     batch_size = batch_size or max(1, cfg.TEST.IMS_PER_BATCH)
     feats = []
     for i in range(0, len(captions), batch_size):
@@ -122,11 +122,11 @@ def text_features(cfg, model, captions, batch_size=None):
 def modality_features(cfg, model, paths, captions):
     """Backbone [cls] features of images and of captions (DMF: forward_image / forward_text;
     MMET: the image and text encoders' CLS), before any head: (Ni, D), (Nt, D)."""
-    from ..data.text import build_tokenizer, tokenize
+    from ..data.text import text_tokenizer, tokenize
     model = _unwrap(model)
     backbone = model.backbone
     images = model.preprocess_image(load_images(cfg, paths))
-    tokens = tokenize(build_tokenizer(cfg.MODEL.TEXT.TOKENIZER), list(captions),
+    tokens = tokenize(text_tokenizer(cfg), list(captions),
                       cfg.MODEL.TEXT.MAX_LENGTH)
     ids, mask = tokens.input_ids.to(model.device), tokens.attention_mask.to(model.device)
     if hasattr(backbone, "forward_text"):

@@ -74,9 +74,9 @@ def test_collect_means_over_seeds_and_skips_done_runs(tmp_path):
         json.dump({"CUHK03": {R1: value, MAP: 10.0}}, open(os.path.join(run.output_dir, "results.json"), "w"))
     assert all(run.done for run in runs)
     mean, std = reproduce.collect(table, runs)
-    assert mean["DMF"]["CUHK03"][R1] == 25.0 and std["DMF"]["CUHK03"][R1] == 5.0
+    assert mean["DMF"]["CUHK03"][R1] == 25.0 and std["DMF"]["CUHK03"][R1] == pytest.approx(50 ** 0.5)
     text = reproduce.write_table(table, runs, str(tmp_path / "t.md"))
-    assert "25.0±5.0 | 23.4 | +1.6" in text and "seeds [0, 1]" in text
+    assert "25.0±7.1 | 23.4 | +1.6" in text and "seeds [0, 1]" in text
 
 
 def test_dry_run_from_the_command_line(tool):
@@ -152,3 +152,28 @@ def test_a_run_finished_meanwhile_by_another_reproduction_is_not_trained_again(t
                       f"open(os.path.join({later.output_dir!r}, 'results.json'), 'w').write('{{}}')")
     seconds = reproduce.execute([first, later], jobs=1, log=lambda *_: None)
     assert list(seconds) == [first.output_dir]
+
+
+def test_results_json_keeps_every_seed_and_marks_significant_steps(tmp_path):
+    table, runs = reproduce.plan("dmf-1", str(tmp_path), synthetic=True, seeds=(0, 1, 2))
+    campus = {"none (baseline)": (10, 11, 12), "text only": (10, 12, 14),
+              "image only": (20, 21, 22), "text + image (DMF)": (20.5, 21.5, 22.5)}
+    for run in runs:
+        os.makedirs(run.output_dir)
+        value = campus[run.row][run.seed]
+        json.dump({"SynthPersonCampus": {MAP: value, R1: 2 * value}, "Other": {MAP: 1.0}},
+                  open(os.path.join(run.output_dir, "results.json"), "w"))
+    path = str(tmp_path / "results" / "dmf-1-synthetic.json")
+    data = reproduce.write_results_json(table, runs, path, {"chance": {"SynthPersonCampus": {MAP: 3.0}}})
+    assert json.load(open(path)) == data
+    assert data["seeds"] == [0, 1, 2]
+    assert data["rows"]["text only"]["SynthPersonCampus"] == {"mAP": [10, 12, 14], "R1": [20, 24, 28]}
+    assert "Other" not in data["rows"]["text only"]  # only the table's targets
+    lines = reproduce.step_significance(data, "mAP").splitlines()
+    # none -> text: diff 1.0, 2SE = 2*sqrt(1/3 + 4/3) = 2.58 -> not significant
+    assert lines[2].startswith("| none (baseline) → text only | +1.0 (2.6) no")
+    # text -> image: diff 9.0, 2SE = 2*sqrt(4/3 + 1/3) = 2.58 -> significant
+    assert lines[3].startswith("| text only → image only | +9.0 (2.6) yes")
+    assert lines[4].startswith("| image only → text + image (DMF) | +0.5 (1.6) no")
+    text = reproduce.format_results_json(table, data)
+    assert "| text only | 24.0±4.0 | 12.0±2.0 |" in text and "| chance | - | 3.0 |" in text

@@ -12,7 +12,7 @@ from timm.layers import trunc_normal_
 from timm.models.vision_transformer import Block
 from torch import nn
 
-from ...data.text import build_tokenizer
+from ...data.text import text_tokenizer
 from ...pretrained import downloads_allowed
 from .text_path import build_text_translator
 from .vit_parts import StridedPatchEmbed, load_vit_weights
@@ -114,7 +114,7 @@ def build_dmf_vit_backbone(cfg):
         from ...errors import ConfigError
         raise ConfigError(f"MODEL.BACKBONE.FEAT_DIM ({cfg.MODEL.BACKBONE.FEAT_DIM}) must equal "
                           f"MODEL.VIT.EMBED_DIM ({cfg.MODEL.VIT.EMBED_DIM}): the head reads the [cls] feature")
-    vocab_size = len(build_tokenizer(cfg.MODEL.TEXT.TOKENIZER))
+    vocab_size = len(text_tokenizer(cfg))
     translator = build_text_translator(cfg, vocab_size, cfg.MODEL.VIT.EMBED_DIM)
     model = DMFViT(text_translator=translator, max_text_len=cfg.MODEL.TEXT.MAX_LENGTH,
                    **vit_kwargs(cfg))

@@ -4,7 +4,7 @@ import logging
 import torch
 from torch import nn
 
-from ...data.text import build_tokenizer
+from ...data.text import build_tokenizer, text_tokenizer
 from ...errors import ConfigError
 from ...pretrained import resolve_text_model
 
@@ -80,7 +80,7 @@ class PretrainedTextTranslator(nn.Module):
 def check_same_vocabulary(cfg, folder):
     """The data set's tokenizer (MODEL.TEXT.TOKENIZER) must be the translator's own: the same ids
     mean the same words, or the translator reads noise."""
-    ours = build_tokenizer(cfg.MODEL.TEXT.TOKENIZER).get_vocab()
+    ours = text_tokenizer(cfg).get_vocab()
     try:
         theirs = build_tokenizer(folder, key="MODEL.TEXT.TRANSLATOR").get_vocab()
     except ConfigError:
