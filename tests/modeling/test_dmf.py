@@ -15,7 +15,7 @@ TINY = ["MODEL.VIT.EMBED_DIM", "32", "MODEL.BACKBONE.FEAT_DIM", "32", "MODEL.VIT
         "MODEL.TEXT.MAX_LENGTH", "16", "MODEL.HEADS.NUM_CLASSES", "4", "MODEL.DEVICE", "cpu",
         "MODEL.BACKBONE.DROP_PATH_RATIO", "0.0"]
 IMAGE_PATH = ("patch_embed", "image_proj", "cls_token", "pos_embed")
-TEXT_PATH = ("text_translator", "text_proj", "text_cls_token", "text_pos_embed")
+TEXT_PATH = ("text_proj", "text_cls_token", "text_pos_embed")  # the translator is frozen
 
 
 def tiny_dmf(*extra, config="configs/Demo/Base-DMF-tiny.yml"):
@@ -76,6 +76,7 @@ def test_losses_and_gradients_reach_the_right_parameters(modalities, trained, un
         return any(g is not None and g.abs().sum() > 0 for n, g in grads.items() if n.startswith(prefix))
 
     assert has_grad("blocks.0") and model.heads.weight.grad.abs().sum() > 0
+    assert not has_grad("text_translator")  # pre-trained and frozen (demo configs)
     for prefix in trained:
         assert has_grad(prefix), prefix
     for prefix in untouched:
