@@ -64,8 +64,9 @@ def _run_dir(output_dir, run, synthetic, seed):
 def plan(table_name, output_dir, synthetic=False, seeds=(0,), extra_opts=()):
     table = select(table_name, synthetic)
     runs = []
-    for row in table.rows:
-        for seed in seeds:
+    # seed by seed: an interrupted reproduction has every row for its finished seeds
+    for seed in seeds:
+        for row in table.rows:
             out = _run_dir(output_dir, row.run, synthetic, seed)
             opts = [*row.run.opts, *extra_opts, "SEED", str(seed)]
             if row.run.kind == "pipeline":
