@@ -395,7 +395,9 @@ def _fix_finished_run_resume():
 def _fix_checkpoint_io():
     """Defect 12: Checkpointer writes checkpoints in place (a killed save leaves a truncated
     model_final.pth that `last_checkpoint` points to) and loads with torch>=2.6's
-    ``weights_only=True`` default, which rejects fastreid checkpoints holding numpy objects."""
+    ``weights_only=True`` default, which rejects fastreid checkpoints holding numpy objects. Loads
+    go through safe_load.load_weights: data only, numpy arrays allowed, never a fallback to a full
+    unpickle (a checkpoint could run code)."""
     import torch
     from fastreid.utils.checkpoint import Checkpointer
 
@@ -416,13 +418,8 @@ def _fix_checkpoint_io():
         atomic_write_text(os.path.join(self.save_dir, "last_checkpoint"), last_filename_basename)
 
     def _load_file(self, f):
-        try:
-            return torch.load(f, map_location="cpu", weights_only=True)
-        except Exception as exc:  # older checkpoints carry numpy scalars/arrays
-            if "weights_only" not in str(exc) and "Unsupported global" not in str(exc):
-                raise
-            self.logger.info("%s holds non-tensor objects; loading it with weights_only=False", f)
-            return torch.load(f, map_location="cpu", weights_only=False)
+        from .safe_load import load_weights
+        return load_weights(f, "checkpoint")
 
     _replace(Checkpointer, "save", save)
     _replace(Checkpointer, "tag_last_checkpoint", tag_last_checkpoint)

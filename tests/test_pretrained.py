@@ -11,6 +11,7 @@ from fastreid_multimodal.errors import ConfigError
 from fastreid_multimodal.modeling.backbones.text_path import (PretrainedTextTranslator,
                                                               build_text_translator)
 from fastreid_multimodal.modeling.backbones.vit_parts import read_state_dict
+from fastreid_multimodal.safe_load import UnsafeCheckpointError
 from fastreid_multimodal.pretrained import (packaged_text_model_dir, resolve_text_model,
                                             resolve_vit_weights)
 
@@ -118,6 +119,6 @@ def test_weight_file_with_code_is_refused(tmp_path):
 
     path = tmp_path / "evil.pth"
     torch.save({"model": {"w": torch.zeros(1)}, "x": Payload()}, str(path))
-    with pytest.raises(ConfigError, match="evil.pth.*weights_only=True"):
+    with pytest.raises(UnsafeCheckpointError, match="evil.pth.*posix.system"):
         read_state_dict(str(path), "MODEL.BACKBONE.PRETRAIN_PATH")
     assert not (tmp_path / "ran").exists()

@@ -16,7 +16,8 @@ from fastreid.utils.checkpoint import Checkpointer  # noqa: E402
 
 from fastreid_multimodal.engine import (MultimodalTrainer, default_argument_parser,  # noqa: E402
                                         default_setup, load_config, run_cli)
-from fastreid_multimodal.engine.trainer import num_classes_in_checkpoint  # noqa: E402
+from fastreid_multimodal.engine.trainer import (check_checkpoint_matches,  # noqa: E402
+                                                num_classes_in_checkpoint)
 
 
 def setup(args):
@@ -33,6 +34,8 @@ def main(args):
         if cfg.MODEL.HEADS.NUM_CLASSES == 0 and cfg.MODEL.WEIGHTS:  # so the classifier loads too
             cfg.MODEL.HEADS.NUM_CLASSES = num_classes_in_checkpoint(cfg.MODEL.WEIGHTS)
         model = MultimodalTrainer.build_model(cfg)
+        if cfg.MODEL.WEIGHTS:  # a checkpoint of another architecture would evaluate a random model
+            check_checkpoint_matches(model, cfg.MODEL.WEIGHTS)
         Checkpointer(model).load(cfg.MODEL.WEIGHTS)
         return MultimodalTrainer.test(cfg, model)
     trainer = MultimodalTrainer(cfg)

@@ -139,7 +139,7 @@ def build_multimodal_train_loader(cfg, modalities="both"):
     logger.info("Training samples: %d images + %d texts of %d identities",
                 len(train_set) - train_set.num_texts, train_set.num_texts, train_set.num_classes)
     sampler = None
-    if cfg.DATALOADER.MODALITY_BALANCED and modalities == "both":
+    if cfg.DATALOADER.MODALITY_BALANCED and modalities == "both" and train_set.num_texts:
         sampler = ModalityBalancedIdentitySampler(
             train_set.img_items, cfg.SOLVER.IMS_PER_BATCH // comm.get_world_size(),
             cfg.DATALOADER.NUM_INSTANCE, seed=comm.shared_random_seed())

@@ -95,11 +95,25 @@ def default_setup(cfg, args):
     return cfg
 
 
+def _log_to_files_only(message, exc_info):
+    """The traceback of a user error goes to log.txt, not to the console (one error line there)."""
+    logger = logging.getLogger("fastreid_multimodal")
+    record = logger.makeRecord(logger.name, logging.DEBUG, __file__, 0, message, (), exc_info)
+    for handler in logger.handlers:
+        if getattr(handler, "stream", None) not in (sys.stdout, sys.stderr):
+            handler.handle(record)
+
+
 def run_cli(main, *args):
     """Run ``main(*args)``; a UserError ends the process with its message alone (exit code 2)."""
     try:
         return main(*args)
     except UserError as exc:
-        logging.getLogger("fastreid_multimodal").debug("user error", exc_info=True)
+        _log_to_files_only("user error", sys.exc_info())
         print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        # a hard exit: the data loader's prefetch thread may be inside a torch op, and tearing
+        # the interpreter down under it aborts the process ("terminate called ...", exit -6)
+        os._exit(2)

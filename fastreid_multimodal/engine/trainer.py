@@ -2,7 +2,6 @@
 import logging
 from collections import OrderedDict
 
-import torch
 from fastreid.data import build_reid_test_loader, build_reid_train_loader
 from fastreid.data.build import _test_loader_from_config
 from fastreid.engine import DefaultTrainer
@@ -11,6 +10,7 @@ from fastreid.utils import comm
 from fastreid.modeling.meta_arch.build import META_ARCH_REGISTRY
 
 from ..errors import ConfigError
+from ..safe_load import load_weights
 from ..evaluation.results import format_table, write_results
 
 logger = logging.getLogger("fastreid_multimodal")
@@ -72,7 +72,7 @@ class MultimodalTrainer(DefaultTrainer):
 
 def num_classes_in_checkpoint(path):
     """Size of the identity classifier stored in a checkpoint (0 when it has none)."""
-    state = torch.load(path, map_location="cpu", weights_only=False).get("model", {})
+    state = load_weights(path, "MODEL.WEIGHTS").get("model", {})
     weights = [v for k, v in state.items() if k.endswith("heads.weight") and v.dim() == 2]
     return int(weights[0].shape[0]) if weights else 0
 
@@ -101,7 +101,7 @@ def _unwrap(model):
 
 def check_checkpoint_matches(model, path, min_fraction=0.5):
     """A checkpoint of another architecture is an error listing what does not match."""
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = load_weights(path, "MODEL.WEIGHTS")
     state = state.get("model", state) if isinstance(state, dict) else {}
     stored = {k[len("module."):] if k.startswith("module.") else k for k in state}
     own = set(_unwrap(model).state_dict())

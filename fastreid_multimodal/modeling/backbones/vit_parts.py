@@ -8,6 +8,7 @@ from torch import nn
 
 from ...errors import ConfigError
 from ...pretrained import resolve_vit_weights
+from ...safe_load import load_weights
 
 logger = logging.getLogger("fastreid_multimodal")
 
@@ -38,12 +39,7 @@ def read_state_dict(path, key, allow_download=False):
         from safetensors.torch import load_file
         state = load_file(path)
     else:
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # a pickle payload, a truncated or foreign file
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(f"{key}: '{path}' is not a plain weight file (loaded as data only, "
-                              f"weights_only=True): {first}") from None
+        state = load_weights(path, key)
     for wrapper in ("model", "state_dict", "module"):
         if isinstance(state, dict) and wrapper in state and isinstance(state[wrapper], dict):
             state = state[wrapper]
