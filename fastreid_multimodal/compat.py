@@ -86,17 +86,26 @@ def _quiet_import_warnings():
 # ---------------------------------------------------------------------------------------------
 # Fixes on imported fastreid modules
 # ---------------------------------------------------------------------------------------------
+class _LoaderError:
+    """An exception raised in the prefetch thread, handed to the consumer to raise."""
+
+    def __init__(self, exc):
+        self.exc = exc
+
+
 def _fix_dataloader_cpu():
     """Defect 3: DataLoaderX always creates a CUDA stream and moves every batch to CUDA, and its
     prefetch thread calls torch.cuda.set_device: no CPU run at all. On CPU we keep the background
-    prefetching and leave tensors where they are (the model moves them to its device)."""
+    prefetching and leave tensors where they are (the model moves them to its device).
+    Also (a hang): an exception in the prefetch thread (a worker failed to decode an image) ended
+    the thread without a word and the training loop waited forever on its queue; the exception
+    is now handed over and raised in the training loop."""
     import torch
     from fastreid.data import data_utils
 
     orig_init = data_utils.DataLoaderX.__init__
     orig_preload = data_utils.DataLoaderX.preload
     orig_next = data_utils.DataLoaderX.__next__
-    orig_run = data_utils.BackgroundGenerator.run
 
     def __init__(self, local_rank, **kwargs):
         if torch.cuda.is_available():
@@ -121,18 +130,31 @@ def _fix_dataloader_cpu():
         return batch
 
     def run(self):
-        if torch.cuda.is_available():
-            return orig_run(self)
-        for item in self.generator:
-            if self.exit_event.is_set():
-                break
-            self.queue.put(item)
+        try:
+            if torch.cuda.is_available():
+                torch.cuda.set_device(self.local_rank)
+            for item in self.generator:
+                if self.exit_event.is_set():
+                    break
+                self.queue.put(item)
+        except BaseException as exc:  # a worker's error must reach the consumer, not a dead thread
+            self.queue.put(_LoaderError(exc))
+            return
         self.queue.put(None)
+
+    def next(self):
+        item = self.queue.get()
+        if isinstance(item, _LoaderError):
+            raise item.exc
+        if item is None:
+            raise StopIteration
+        return item
 
     _replace(data_utils.DataLoaderX, "__init__", __init__)
     _replace(data_utils.DataLoaderX, "preload", preload)
     _replace(data_utils.DataLoaderX, "__next__", __next__)
     _replace(data_utils.BackgroundGenerator, "run", run)
+    _replace(data_utils.BackgroundGenerator, "next", next)
 
 
 def rank_cylib_dir():

@@ -329,3 +329,16 @@ def test_idle_parameters_are_neither_decayed_nor_moved(opt):
     before, after = _text_only_steps(compat.original(solver_build, "build_optimizer"), opt,
                                      set_to_none=False)
     assert not all(torch.equal(before[k], after[k]) for k in image)
+
+
+def test_prefetch_thread_error_reaches_the_consumer():
+    from fastreid.data.data_utils import BackgroundGenerator
+
+    def failing():
+        yield 1
+        raise OSError("image file is truncated")
+
+    stream = BackgroundGenerator(failing(), local_rank=0)
+    assert next(stream) == 1
+    with pytest.raises(OSError, match="truncated"):
+        next(stream)  # fastreid's own thread dies here and next() waits forever

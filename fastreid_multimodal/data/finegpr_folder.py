@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from ..errors import DatasetNotFoundError
 from .captions import make_caption, read_caption_lines
 from .synth.generate import parse_image_name
 
@@ -65,9 +66,10 @@ def environment_of(name):
 
 
 def image_decodes(path):
+    """A full decode: verify() alone passes truncated JPEGs, which then fail in a loader worker."""
     try:
         with Image.open(path) as img:
-            img.verify()
+            img.load()
         return True
     except Exception:
         return False
@@ -89,6 +91,11 @@ def list_images(folder, skips, verify=True):
             skips.skip("images that fail to decode", os.path.join(image_dir, name))
             continue
         images[name] = pid
+    if not images:
+        counts = ", ".join(f"{n} {reason}" for reason, n in skips.counts.items()) or "empty"
+        raise DatasetNotFoundError(
+            f"{image_dir}: no usable image ({counts}); expected FineGPR file names "
+            "{pid:04d}_c{01-36}_w{01-07}_l{01-07}_p{01-09}.jpg, e.g. 0000_c01_w01_l01_p01.jpg")
     return images
 
 

@@ -149,10 +149,28 @@ def build_multimodal_train_loader(cfg, modalities="both"):
     return identity_batch_loader(cfg, train_set, MultimodalCollate(train_set.pad_id), sampler)
 
 
+IDENTITY_SAMPLERS = ("NaiveIdentitySampler", "BalancedIdentitySampler", "SetReWeightSampler")
+
+
+def check_identity_batches(cfg, num_identities):
+    """FastReID's identity samplers loop forever on a batch they cannot fill: refuse it first."""
+    if cfg.DATALOADER.SAMPLER_TRAIN not in IDENTITY_SAMPLERS:
+        return
+    batch, k = cfg.SOLVER.IMS_PER_BATCH // comm.get_world_size(), cfg.DATALOADER.NUM_INSTANCE
+    if k < 1 or batch % k:
+        raise ConfigError(f"SOLVER.IMS_PER_BATCH per process ({batch}) must be a multiple of "
+                          f"DATALOADER.NUM_INSTANCE ({k}): a batch is P identities x K images")
+    if num_identities < batch // k:
+        raise ConfigError(f"the training set has {num_identities} identities, a batch of "
+                          f"SOLVER.IMS_PER_BATCH {batch} needs {batch // k} (x NUM_INSTANCE {k}): "
+                          "lower SOLVER.IMS_PER_BATCH or add identities")
+
+
 def identity_batch_loader(cfg, train_set, collate, sampler=None):
     """FastReID's training sampler (DATALOADER.SAMPLER_TRAIN, unless ``sampler`` is given) and
     DataLoaderX with our collate."""
     if sampler is None:
+        check_identity_batches(cfg, train_set.num_classes)
         sampler = _train_loader_from_config(cfg, train_set=train_set)["sampler"]
     mini_batch = cfg.SOLVER.IMS_PER_BATCH // comm.get_world_size()
     return DataLoaderX(comm.get_local_rank(), dataset=train_set,

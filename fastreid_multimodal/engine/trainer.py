@@ -10,6 +10,7 @@ from fastreid.utils import comm
 from fastreid.modeling.meta_arch.build import META_ARCH_REGISTRY
 
 from ..errors import ConfigError
+from ..data.multimodal import check_identity_batches
 from ..safe_load import load_weights
 from ..evaluation.results import format_table, write_results
 
@@ -25,7 +26,9 @@ class MultimodalTrainer(DefaultTrainer):
         if hasattr(meta_arch, "build_train_loader"):  # DMF, MMET: their own sample lists
             return meta_arch.build_train_loader(cfg)
         # dataset_cfg reaches our datasets' constructors (FastReID's own ignore it)
-        return build_reid_train_loader(cfg, combineall=cfg.DATASETS.COMBINEALL, dataset_cfg=cfg)
+        loader = build_reid_train_loader(cfg, combineall=cfg.DATASETS.COMBINEALL, dataset_cfg=cfg)
+        check_identity_batches(cfg, loader.dataset.num_classes)
+        return loader
 
     @classmethod
     def build_optimizer(cls, cfg, model):
