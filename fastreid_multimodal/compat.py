@@ -142,7 +142,7 @@ def _fix_dataloader_cpu():
             return
         self.queue.put(None)
 
-    def next(self):
+    def queue_next(self):
         item = self.queue.get()
         if isinstance(item, _LoaderError):
             raise item.exc
@@ -154,7 +154,7 @@ def _fix_dataloader_cpu():
     _replace(data_utils.DataLoaderX, "preload", preload)
     _replace(data_utils.DataLoaderX, "__next__", __next__)
     _replace(data_utils.BackgroundGenerator, "run", run)
-    _replace(data_utils.BackgroundGenerator, "next", next)
+    _replace(data_utils.BackgroundGenerator, "next", queue_next)
 
 
 def rank_cylib_dir():
@@ -419,7 +419,8 @@ def _fix_checkpoint_io():
     model_final.pth that `last_checkpoint` points to) and loads with torch>=2.6's
     ``weights_only=True`` default, which rejects fastreid checkpoints holding numpy objects. Loads
     go through safe_load.load_weights: data only, numpy arrays allowed, never a fallback to a full
-    unpickle (a checkpoint could run code)."""
+    unpickle (a checkpoint could run code). ``--resume`` with a ``last_checkpoint`` that names a
+    deleted file was an AssertionError traceback; it is one error line."""
     import torch
     from fastreid.utils.checkpoint import Checkpointer
 
@@ -443,7 +444,18 @@ def _fix_checkpoint_io():
         from .safe_load import load_weights
         return load_weights(f, "checkpoint")
 
+    def get_checkpoint_file(self):
+        path = original(Checkpointer, "get_checkpoint_file")(self)
+        if path and not os.path.isfile(path):  # fastreid: AssertionError deep in load()
+            from .errors import UserError
+            raise UserError(f"--resume: {os.path.join(self.save_dir, 'last_checkpoint')} names "
+                            f"'{os.path.basename(path)}', which does not exist: put it back, or "
+                            "write the name of an existing checkpoint of that folder into "
+                            "last_checkpoint, or delete last_checkpoint to start from scratch")
+        return path
+
     _replace(Checkpointer, "save", save)
+    _replace(Checkpointer, "get_checkpoint_file", get_checkpoint_file)
     _replace(Checkpointer, "tag_last_checkpoint", tag_last_checkpoint)
     _replace(Checkpointer, "_load_file", _load_file)
 

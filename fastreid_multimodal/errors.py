@@ -14,3 +14,7 @@ class ConfigError(UserError, KeyError):
 
 class DatasetNotFoundError(UserError, RuntimeError):
     """A data set is not where FASTREID_DATASETS says it should be."""
+
+
+class DataFormatError(UserError, ValueError):
+    """A data file (captions, attributes) is not in the documented format; names file and line."""

@@ -49,6 +49,9 @@ def worker(args):
 
 if __name__ == "__main__":
     args = default_argument_parser().parse_args()
+    if not args.config_file:  # FastReID's defaults alone would silently train a ResNet-50
+        print("error: --config-file is required (e.g. configs/Demo/dmf_stage1_synth.yml)", file=sys.stderr)
+        sys.exit(2)
     run_cli(load_config, args.config_file, args.opts)  # report config errors once, before spawning
     launch(worker, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
            dist_url=args.dist_url, args=(args,))

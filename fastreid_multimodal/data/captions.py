@@ -187,16 +187,22 @@ def parse_caption_line(line: str) -> Tuple[str, str]:
 
 
 def read_caption_lines(path: str):
-    """Yield (line number, image name, caption) of a caption file; a malformed line is a
-    ``ValueError`` naming ``path:line``. Blank lines are skipped."""
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
+    """Yield (line number, image name, caption) of a caption file; a malformed or non-UTF-8 line
+    is a ``DataFormatError`` naming ``path:line``. Blank lines are skipped."""
+    from ..errors import DataFormatError
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataFormatError(f"{path}:{number}: not UTF-8 text ({exc.reason} at byte "
+                                      f"{exc.start} of the line)") from None
             if not line.strip():
                 continue
             try:
                 name, caption = parse_caption_line(line)
             except ValueError as exc:
-                raise ValueError(f"{path}:{number}: {exc}") from None
+                raise DataFormatError(f"{path}:{number}: {exc}") from None
             yield number, name, caption
 
 

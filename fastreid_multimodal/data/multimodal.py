@@ -25,6 +25,7 @@ from .text import text_tokenizer
 logger = logging.getLogger("fastreid_multimodal")
 IMAGE, TEXT = 0, 1
 CAPTION_WORDS = ("all", "identity")
+MODALITIES = ("both", "image", "text")  # MODEL.DMF.MODALITIES: DMF, image-only, text-only pre-training
 
 
 def caption_text(text, words):
@@ -112,6 +113,8 @@ class MultimodalCollate:
 
 def fused_items(cfg, modalities):
     """S_i ∪ S_t over DATASETS.NAMES, restricted to ``modalities`` (both / image / text)."""
+    if modalities not in MODALITIES:
+        raise ConfigError(f"MODEL.DMF.MODALITIES must be one of {MODALITIES}, got {modalities!r}")
     items, num_texts = [], 0
     for name in cfg.DATASETS.NAMES:
         data = DATASET_REGISTRY.get(name)(root=datasets_root(), dataset_cfg=cfg,

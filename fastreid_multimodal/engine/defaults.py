@@ -77,10 +77,15 @@ def check_config_files(cfg):
         raise ConfigError(f"MODEL.WEIGHTS: checkpoint file '{weights}' does not exist "
                           "(expected a .pth written by a FastReID/fastreid-multimodal run, "
                           "e.g. OUTPUT_DIR/model_final.pth)")
-    if cfg.MODEL.BACKBONE.PRETRAIN and cfg.MODEL.BACKBONE.PRETRAIN_PATH \
-            and not os.path.isfile(cfg.MODEL.BACKBONE.PRETRAIN_PATH):
-        raise ConfigError(f"MODEL.BACKBONE.PRETRAIN_PATH: '{cfg.MODEL.BACKBONE.PRETRAIN_PATH}' "
-                          "does not exist (expected a local weight file; nothing is downloaded)")
+    if cfg.MODEL.BACKBONE.PRETRAIN:
+        path = cfg.MODEL.BACKBONE.PRETRAIN_PATH
+        if not path:  # FastReID's own backbones would try to download with gdown here
+            raise ConfigError("MODEL.BACKBONE.PRETRAIN is True but MODEL.BACKBONE.PRETRAIN_PATH is "
+                              "empty: give a local weight file (or, for the ViT backbones, a cached "
+                              "timm name), or set MODEL.BACKBONE.PRETRAIN False; nothing is downloaded")
+        if not os.path.isfile(path):
+            from ..pretrained import downloads_allowed, resolve_vit_weights
+            resolve_vit_weights(path, allow_download=downloads_allowed(cfg))
 
 
 def default_setup(cfg, args):

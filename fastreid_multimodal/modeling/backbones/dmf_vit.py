@@ -6,6 +6,8 @@ Each modality has its own input path: image -> (strided) patch embedding -> proj
 blocks; the [cls] output (after the final norm) is the feature. Called with an image tensor alone it
 is an ordinary FastReID backbone returning (B, D, 1, 1).
 """
+import logging
+
 import torch
 from fastreid.modeling.backbones.build import BACKBONE_REGISTRY
 from timm.layers import trunc_normal_
@@ -13,9 +15,12 @@ from timm.models.vision_transformer import Block
 from torch import nn
 
 from ...data.text import text_tokenizer
+from ...errors import ConfigError
 from ...pretrained import downloads_allowed
 from .text_path import build_text_translator
 from .vit_parts import StridedPatchEmbed, load_vit_weights
+
+logger = logging.getLogger("fastreid_multimodal")
 
 
 class DMFViT(nn.Module):
@@ -98,9 +103,19 @@ class DMFViT(nn.Module):
 def vit_kwargs(cfg):
     """The ViT size and regularisation keys shared by the DMF and MMET backbones."""
     stride = cfg.MODEL.BACKBONE.STRIDE_SIZE
+    strides = tuple(stride) if isinstance(stride, (list, tuple)) else (stride, stride)
+    patch = cfg.MODEL.VIT.PATCH_SIZE
+    for key, size in (("INPUT.SIZE_TRAIN", cfg.INPUT.SIZE_TRAIN), ("INPUT.SIZE_TEST", cfg.INPUT.SIZE_TEST)):
+        if any(s < patch for s in size):
+            raise ConfigError(f"{key} {list(size)} is smaller than MODEL.VIT.PATCH_SIZE {patch}")
+        dropped = [(s - patch) % st for s, st in zip(size, strides)]
+        if any(dropped):  # TransReID's 256x128 at stride 12 drops 4 columns: say so, once
+            logger.warning("%s %s at MODEL.VIT.PATCH_SIZE %d, MODEL.BACKBONE.STRIDE_SIZE %s: the "
+                           "last %d rows and %d columns of every image fall outside the patch "
+                           "grid and are not seen", key, list(size), patch, list(strides), *dropped)
     return dict(
         img_size=tuple(cfg.INPUT.SIZE_TRAIN), patch_size=cfg.MODEL.VIT.PATCH_SIZE,
-        stride=tuple(stride) if isinstance(stride, (list, tuple)) else (stride, stride),
+        stride=strides,
         embed_dim=cfg.MODEL.VIT.EMBED_DIM, depth=cfg.MODEL.VIT.DEPTH,
         num_heads=cfg.MODEL.VIT.NUM_HEADS, mlp_ratio=cfg.MODEL.VIT.MLP_RATIO,
         qkv_bias=cfg.MODEL.VIT.QKV_BIAS, drop_rate=cfg.MODEL.BACKBONE.DROP_RATIO,
@@ -111,7 +126,6 @@ def vit_kwargs(cfg):
 @BACKBONE_REGISTRY.register()
 def build_dmf_vit_backbone(cfg):
     if cfg.MODEL.BACKBONE.FEAT_DIM != cfg.MODEL.VIT.EMBED_DIM:
-        from ...errors import ConfigError
         raise ConfigError(f"MODEL.BACKBONE.FEAT_DIM ({cfg.MODEL.BACKBONE.FEAT_DIM}) must equal "
                           f"MODEL.VIT.EMBED_DIM ({cfg.MODEL.VIT.EMBED_DIM}): the head reads the [cls] feature")
     vocab_size = len(text_tokenizer(cfg))

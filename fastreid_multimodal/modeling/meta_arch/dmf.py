@@ -6,12 +6,10 @@ from fastreid.modeling.backbones import build_backbone
 from fastreid.modeling.meta_arch.build import META_ARCH_REGISTRY
 from fastreid.utils import events
 
-from ...data.multimodal import IMAGE, TEXT, build_multimodal_train_loader
+from ...data.multimodal import IMAGE, MODALITIES, TEXT, build_multimodal_train_loader
 from ...errors import ConfigError
 from ..losses import build_losses
 from .normalization import PixelNormalization
-
-MODALITIES = ("both", "image", "text")
 
 
 @META_ARCH_REGISTRY.register()
