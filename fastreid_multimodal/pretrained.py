@@ -77,21 +77,26 @@ def resolve_text_model(cfg, key="MODEL.TEXT.TRANSLATOR"):
     return folder
 
 
+def timm_hub_id(name):
+    """The hub repository of a timm model name with pre-trained weights, else None."""
+    try:
+        from timm.models import get_pretrained_cfg
+        pretrained = get_pretrained_cfg(name)
+    except Exception:  # not a timm name
+        return None
+    return getattr(pretrained, "hf_hub_id", None) if pretrained is not None else None
+
+
 def resolve_vit_weights(name, key="MODEL.BACKBONE.PRETRAIN_PATH", allow_download=False):
     """Local weight file for ``name``: a file path, or a timm model name with a pre-trained tag
     (e.g. vit_base_patch16_224.augreg2_in21k_ft_in1k) found in the Hugging Face cache."""
     if os.path.isfile(name):
         return name
-    try:
-        from timm.models import get_pretrained_cfg
-        pretrained = get_pretrained_cfg(name)
-    except Exception:  # not a timm name either
-        pretrained = None
-    if pretrained is None or not getattr(pretrained, "hf_hub_id", None):
+    repo = timm_hub_id(name)
+    if repo is None:
         raise ConfigError(f"{key}: weight file '{name}' does not exist and is not a timm model "
                           "name with hub weights (expected a local ViT checkpoint, e.g. timm's "
                           "vit_base_patch16_224 .pth, or a name like "
                           "vit_base_patch16_224.augreg2_in21k_ft_in1k)")
-    repo = pretrained.hf_hub_id
     return _hub_file(repo, ("model.safetensors", "pytorch_model.bin"), key, name, allow_download,
                      f"python -c \"import timm; timm.create_model('{name}', pretrained=True)\"")
