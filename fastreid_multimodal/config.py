@@ -63,6 +63,9 @@ def add_multimodal_config(cfg):
     _C.MODEL.MMET.EVAL_FEATURE = "image"  # image->image features after their own BNNeck: image ([CLS_I]) or fusion ([CLS_M] of the image alone)
     _C.MODEL.MMET.EVAL_TEXT2IMAGE = True  # also evaluate text->image retrieval on test sets that have text queries
 
+    _C.TEST.EVALUATOR = "chunked"  # chunked: exact FastReID metrics in query chunks, no full distance matrix; fastreid: the stock ReidEvaluator
+    _C.TEST.CHUNK_SIZE = 256  # queries ranked at once by the chunked evaluator (memory ~ CHUNK_SIZE x gallery)
+
     _C.TEST.RESULTS = CN()
     _C.TEST.RESULTS.WRITE = True  # write results.md / results.json (R1/R5/R10/mAP per target) to OUTPUT_DIR
     return cfg

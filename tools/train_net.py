@@ -44,7 +44,7 @@ def main(args):
 
 
 def worker(args):
-    return run_cli(main, args)
+    return run_cli(main, args, hard_exit=True)
 
 
 if __name__ == "__main__":

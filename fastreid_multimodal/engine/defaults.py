@@ -111,16 +111,19 @@ def _log_to_files_only(message, exc_info):
             handler.handle(record)
 
 
-def run_cli(main, *args):
-    """Run ``main(*args)``; a UserError ends the process with its message alone (exit code 2)."""
+def run_cli(main, *args, hard_exit=False):
+    """Run ``main(*args)``; a UserError ends the process with its message alone (exit code 2).
+    ``hard_exit``: leave with os._exit (a training process, whose background threads may be busy)."""
     try:
         return main(*args)
     except UserError as exc:
         _log_to_files_only("user error", sys.exc_info())
         print(f"error: {exc}", file=sys.stderr)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        logging.shutdown()
-        # a hard exit: the data loader's prefetch thread may be inside a torch op, and tearing
-        # the interpreter down under it aborts the process ("terminate called ...", exit -6)
-        os._exit(2)
+        if hard_exit:
+            # a trainer's data-loader prefetch thread may be inside a torch op, and tearing the
+            # interpreter down under it aborts the process ("terminate called ...", exit -6)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            logging.shutdown()
+            os._exit(2)
+        sys.exit(2)

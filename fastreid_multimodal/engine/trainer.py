@@ -5,6 +5,7 @@ from collections import OrderedDict
 from fastreid.data import build_reid_test_loader, build_reid_train_loader
 from fastreid.data.build import _test_loader_from_config
 from fastreid.engine import DefaultTrainer
+from fastreid.evaluation import ReidEvaluator
 from fastreid.utils import comm
 
 from fastreid.modeling.meta_arch.build import META_ARCH_REGISTRY
@@ -12,6 +13,7 @@ from fastreid.modeling.meta_arch.build import META_ARCH_REGISTRY
 from ..errors import ConfigError
 from ..data.multimodal import check_identity_batches
 from ..safe_load import load_weights
+from ..evaluation.chunked_evaluator import EVALUATORS, ChunkedReidEvaluator
 from ..evaluation.results import format_table, write_results
 
 logger = logging.getLogger("fastreid_multimodal")
@@ -54,6 +56,15 @@ class MultimodalTrainer(DefaultTrainer):
         # fastreid's default of 4 test workers oversubscribes small machines
         loader_args = _test_loader_from_config(cfg, dataset_name=dataset_name, dataset_cfg=cfg)
         return build_reid_test_loader(**loader_args, num_workers=cfg.DATALOADER.NUM_WORKERS)
+
+    @classmethod
+    def build_evaluator(cls, cfg, dataset_name, output_dir=None):
+        data_loader, num_query = cls.build_test_loader(cfg, dataset_name)
+        if cfg.TEST.EVALUATOR not in EVALUATORS:
+            raise ConfigError(f"TEST.EVALUATOR must be one of {EVALUATORS}, got {cfg.TEST.EVALUATOR!r}")
+        if cfg.TEST.EVALUATOR == "fastreid":
+            return data_loader, ReidEvaluator(cfg, num_query, output_dir)
+        return data_loader, ChunkedReidEvaluator(cfg, num_query, output_dir, cfg.TEST.CHUNK_SIZE)
 
     @classmethod
     def test(cls, cfg, model):

@@ -2,8 +2,9 @@
 
 Works on any data set with ``text_queries`` ((Caption, pid, camid) items): the gallery is its
 ``text_gallery`` when it has one (CUHK-PEDES: every test image), else its query + gallery images
-(FineGPRCaption, SynthPerson targets). Distances are cosine; ranking is FastReID's
-``evaluate_rank`` with query and gallery on distinct cameras, so no gallery image is filtered out.
+(FineGPRCaption, SynthPerson targets). Distances are cosine; FastReID's metrics come from the
+chunked engine (chunked_ranking), query and gallery on distinct cameras so that no gallery image
+is filtered out.
 
 The model must give image features for ``model(batch)`` in eval mode (FastReID's convention) and
 text features for ``model.text_features(input_ids, attention_mask)`` (MMET).
@@ -13,16 +14,16 @@ from collections import OrderedDict
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from fastreid.data.common import CommDataset
 from fastreid.data.build import fast_batch_collator
 from fastreid.data.datasets import DATASET_REGISTRY
 from fastreid.data.transforms import build_transforms
-from fastreid.evaluation.rank import evaluate_rank
 from fastreid.utils import comm
 
 from ..data.layouts import datasets_root
 from ..data.text import text_tokenizer, tokenize
+from .chunked_evaluator import ranking_device
+from .chunked_ranking import chunked_evaluate_rank
 
 logger = logging.getLogger("fastreid_multimodal")
 PREFIX = "text2image/"
@@ -32,15 +33,14 @@ RANKS = (1, 5, 10)
 def text_to_image_metrics(text_feats, text_pids, image_feats, image_pids):
     """{"Rank-1", "Rank-5", "Rank-10", "mAP", "mINP"} (percent) of cosine text->image retrieval;
     Rank-k is left out when the gallery has fewer than k images."""
-    text_feats = F.normalize(torch.as_tensor(text_feats).float(), dim=1)
-    image_feats = F.normalize(torch.as_tensor(image_feats).float(), dim=1)
-    dist = (1 - text_feats @ image_feats.t()).numpy()
     ids = {pid: i for i, pid in enumerate(sorted({*text_pids, *image_pids}, key=str))}
     q_pids = np.array([ids[p] for p in text_pids], dtype=np.int64)
     g_pids = np.array([ids[p] for p in image_pids], dtype=np.int64)
     max_rank = min(max(RANKS), len(g_pids))
-    cmc, all_ap, all_inp = evaluate_rank(dist, q_pids, g_pids, np.zeros_like(q_pids),
-                                         np.ones_like(g_pids), max_rank=max_rank)
+    device = ranking_device()
+    cmc, all_ap, all_inp = chunked_evaluate_rank(
+        torch.as_tensor(text_feats).to(device), torch.as_tensor(image_feats).to(device), q_pids,
+        g_pids, np.zeros_like(q_pids), np.ones_like(g_pids), metric="cosine", max_rank=max_rank)
     results = OrderedDict((f"Rank-{r}", float(cmc[r - 1]) * 100) for r in RANKS if r <= max_rank)
     results["mAP"] = float(np.mean(all_ap)) * 100
     results["mINP"] = float(np.mean(all_inp)) * 100
