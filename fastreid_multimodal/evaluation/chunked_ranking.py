@@ -6,8 +6,9 @@ FastReID sorts every full row. Only the ranks of the true matches matter: the ra
 the number of kept gallery items ahead of it, i.e. closer, or as close and earlier in the gallery
 (FastReID's ``np.argsort`` keeps gallery order among equal distances where it is stable). Per query
 chunk: distances by one matrix product; the matches' distances sorted; every kept item's bucket
-among them by ``searchsorted``; bucket counts -> the number of items closer than each match. Exact
-ties with a match are counted by gallery index (rare; done only on rows that have them).
+among them by ``searchsorted``; bucket counts -> the number of non-matches closer than each match.
+Exact ties between a match and a non-match are counted by gallery index (rare; done only on rows
+that have them).
 """
 import numpy as np
 import torch
@@ -22,6 +23,23 @@ def _distances(query, gallery, metric, gallery_sq=None):
     if metric == "cosine":
         return 1 - query @ gallery.t()
     return (query.pow(2).sum(1, keepdim=True) + gallery_sq[None, :]) - 2 * (query @ gallery.t())
+
+
+def _sorted_matches(dist, match, num_match, width):
+    """Per row, the matches' distances ascending (equal ones in gallery order), padded with +inf,
+    and their gallery indices: (rows, width) each. Sorts only the matches, not the rows."""
+    rows_of, cols = torch.nonzero(match, as_tuple=True)  # row-major: gallery order within a row
+    values = dist[rows_of, cols]
+    by_value = torch.sort(values, stable=True).indices
+    order = by_value[torch.sort(rows_of[by_value], stable=True).indices]
+    rows_of, cols, values = rows_of[order], cols[order], values[order]
+    first = torch.cumsum(num_match, 0) - num_match
+    slot = torch.arange(len(order), device=dist.device) - first[rows_of]
+    thresholds = torch.full((dist.shape[0], width), float("inf"), dtype=dist.dtype, device=dist.device)
+    index = torch.full((dist.shape[0], width), -1, dtype=torch.long, device=dist.device)
+    thresholds[rows_of, slot] = values
+    index[rows_of, slot] = cols
+    return thresholds, index
 
 
 @torch.no_grad()
@@ -57,26 +75,23 @@ def chunked_evaluate_rank(query, gallery, q_pids, g_pids, q_camids, g_camids, me
             continue
         dist, match, junk, num_match = dist[valid], match[valid], junk[valid], num_match[valid]
         rows, width = dist.shape[0], int(num_match.max())
-        # the matches' distances, padded with +inf, sorted (stable: gallery order among ties)
-        inf = torch.tensor(float("inf"), dtype=dist.dtype, device=device)
-        match_dist = torch.where(match, dist, inf)
-        order = torch.sort(match_dist, dim=1, stable=True).indices[:, :width]
-        thresholds = torch.gather(match_dist, 1, order)
-        # bucket of each kept item: #thresholds <= d; an item is closer than match k iff bucket <= k
-        kept_dist = dist.masked_fill(junk, inf).contiguous()
-        bucket = torch.searchsorted(thresholds.contiguous(), kept_dist, right=True)
-        bucket = bucket.masked_fill(junk, width)  # removed items count nowhere
+        thresholds, match_index = _sorted_matches(dist, match, num_match, width)
+        # non-matches that count: not removed, not a match
+        other = ~(match | junk)
+        # bucket of each item = #thresholds <= d: a non-match is closer than match k iff bucket <= k
+        bucket = torch.searchsorted(thresholds, dist.contiguous(), right=True)
+        bucket = bucket.masked_fill(~other, width)
         counts = torch.zeros(rows, width + 1, dtype=torch.int64, device=device)
         counts.scatter_add_(1, bucket, torch.ones_like(bucket))
-        closer = counts.cumsum(1)[:, :width]  # items with d < t_k (matches and others)
-        # exact ties with a match: those earlier in the gallery come first (stable order)
-        left = torch.searchsorted(thresholds.contiguous(), kept_dist, right=False)
-        tied_rows = torch.nonzero(((left != bucket) & ~junk).any(1)).flatten()
-        for r in tied_rows.tolist():
-            t, idx = thresholds[r], order[r]
-            same = (kept_dist[r][None, :] == t[:, None]) & ~junk[r][None, :]
-            closer[r] += (same & (positions[None, :] < idx[:, None])).sum(1)
-        ranks = closer.double()  # 0-based rank of the k-th match among kept items
+        # rank of match k (0-based, among kept items): closer non-matches + the k matches before it
+        ranks = counts.cumsum(1)[:, :width] + torch.arange(width, device=device)[None, :]
+        # a non-match exactly as far as a match comes first when earlier in the gallery
+        below = torch.gather(thresholds, 1, (bucket - 1).clamp(min=0))
+        tied = other & (bucket > 0) & (dist == below)
+        for r in torch.nonzero(tied.any(1)).flatten().tolist():
+            same = (dist[r][None, :] == thresholds[r][:, None]) & other[r][None, :]
+            ranks[r] += (same & (positions[None, :] < match_index[r][:, None])).sum(1)
+        ranks = ranks.double()
         hits = torch.arange(1, width + 1, device=device, dtype=torch.float64)[None, :]
         in_row = hits <= num_match[:, None]
         precision = torch.where(in_row, hits / (ranks + 1), torch.zeros_like(ranks))
