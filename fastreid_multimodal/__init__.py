@@ -1,7 +1,9 @@
 """fastreid-multimodal: text for FastReID person re-identification (DMF, MMET).
 
-Importing the package patches fastreid 1.4.0 for modern torch (see ``compat``) and registers
-every dataset, backbone, head, meta-architecture and loss it provides.
+Importing the package patches fastreid 1.4.0 for modern torch (see ``compat``), registers every
+dataset, backbone, head, meta-architecture and loss it provides, and adds its config keys to
+FastReID's defaults, so ``fastreid.config.get_cfg()`` knows them in any FastReID script. Import it
+before anything from fastreid: fastreid 1.4.0's own imports fail on Python >= 3.10 without it.
 """
 from . import compat
 
@@ -9,5 +11,14 @@ compat.apply()
 
 from . import data, modeling  # noqa: E402,F401  (registers datasets, models, losses)
 from .config import add_multimodal_config  # noqa: E402,F401
+
+
+def _register_config_keys():
+    from fastreid.config import defaults
+    if not hasattr(defaults._C, "MODEL") or not hasattr(defaults._C.MODEL, "VIT"):
+        add_multimodal_config(defaults._C)
+
+
+_register_config_keys()
 
 __version__ = "0.1.0"

@@ -342,3 +342,12 @@ def test_prefetch_thread_error_reaches_the_consumer():
     assert next(stream) == 1
     with pytest.raises(OSError, match="truncated"):
         next(stream)  # fastreid's own thread dies here and next() waits forever
+
+
+def test_fastreid_get_cfg_knows_the_project_keys():
+    from fastreid.config import get_cfg
+    cfg = get_cfg()  # FastReID's own script: no add_multimodal_config call
+    assert cfg.MODEL.VIT.EMBED_DIM == 768 and cfg.MODEL.TEXT.TRANSLATOR == ""
+    cfg.merge_from_list(["MODEL.DMF.MODALITIES", "image", "TEST.EVALUATOR", "fastreid"])
+    again = load_config(opts=["MODEL.VIT.DEPTH", "2"])  # explicit use still works
+    assert again.MODEL.VIT.DEPTH == 2
