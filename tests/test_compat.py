@@ -351,3 +351,13 @@ def test_fastreid_get_cfg_knows_the_project_keys():
     cfg.merge_from_list(["MODEL.DMF.MODALITIES", "image", "TEST.EVALUATOR", "fastreid"])
     again = load_config(opts=["MODEL.VIT.DEPTH", "2"])  # explicit use still works
     assert again.MODEL.VIT.DEPTH == 2
+
+
+def test_stale_temp_files_of_killed_saves_are_removed(tmp_path):
+    from fastreid_multimodal.engine.trainer import remove_stale_temp_files
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    (tmp_path / f"model_0004.pth.tmp.{dead}").write_bytes(b"partial")
+    (tmp_path / f"model_0005.pth.tmp.{os.getpid()}").write_bytes(b"being written")
+    remove_stale_temp_files(str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"model_0005.pth.tmp.{os.getpid()}"]

@@ -1,5 +1,7 @@
 """MultimodalTrainer: FastReID's DefaultTrainer plus a per-target results table."""
+import glob
 import logging
+import os
 from collections import OrderedDict
 
 from fastreid.data import build_reid_test_loader, build_reid_train_loader
@@ -41,6 +43,8 @@ class MultimodalTrainer(DefaultTrainer):
         return optimizer, param_wrapper
 
     def resume_or_load(self, resume=True):
+        if comm.is_main_process():
+            remove_stale_temp_files(self.cfg.OUTPUT_DIR)
         resuming = resume and self.checkpointer.has_checkpoint()
         if not resuming and self.cfg.MODEL.WEIGHTS:
             check_checkpoint_matches(self.model, self.cfg.MODEL.WEIGHTS)
@@ -82,6 +86,25 @@ class MultimodalTrainer(DefaultTrainer):
             if cfg.TEST.RESULTS.WRITE and cfg.OUTPUT_DIR:
                 write_results(per_target, cfg.OUTPUT_DIR)
         return results
+
+
+def remove_stale_temp_files(folder):
+    """Drop ``*.tmp.<pid>`` files left by saves that were killed (their process is gone)."""
+    for path in glob.glob(os.path.join(glob.escape(folder), "*.tmp.*")):
+        pid = path.rsplit(".", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            os.remove(path)
+            logger.info("removed %s, left by a save that was killed", path)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def num_classes_in_checkpoint(path):
