@@ -421,7 +421,6 @@ def _fix_checkpoint_io():
     go through safe_load.load_weights: data only, numpy arrays allowed, never a fallback to a full
     unpickle (a checkpoint could run code). ``--resume`` with a ``last_checkpoint`` that names a
     deleted file was an AssertionError traceback; it is one error line."""
-    import torch
     from fastreid.utils.checkpoint import Checkpointer
 
     def save(self, name, **kwargs):

@@ -1,6 +1,5 @@
 """Pieces the ViT backbones share: an overlapping patch embedding and ViT weight loading."""
 import logging
-import os
 
 import torch
 from timm.layers import PatchEmbed, resample_abs_pos_embed, resample_patch_embed
