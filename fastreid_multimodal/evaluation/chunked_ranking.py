@@ -5,10 +5,10 @@ match skipped) computed a chunk of queries at a time, in torch, on the features'
 FastReID sorts every full row. Only the ranks of the true matches matter: the rank of a match is
 the number of kept gallery items ahead of it, i.e. closer, or as close and earlier in the gallery
 (FastReID's ``np.argsort`` keeps gallery order among equal distances where it is stable). Per query
-chunk: distances by one matrix product; the matches' distances sorted; every kept item's bucket
-among them by ``searchsorted``; bucket counts -> the number of non-matches closer than each match.
-Exact ties between a match and a non-match are counted by gallery index (rare; done only on rows
-that have them).
+chunk: distances by one matrix product; per query, the matches' distances sorted, the items no
+farther than the farthest match (few, for any useful model) bucketed among them by
+``searchsorted``; bucket counts -> the number of other items closer than each match. Exact ties
+between a match and another item are counted by gallery index (rare; only on rows that have them).
 """
 import numpy as np
 import torch
@@ -25,21 +25,39 @@ def _distances(query, gallery, metric, gallery_sq=None):
     return (query.pow(2).sum(1, keepdim=True) + gallery_sq[None, :]) - 2 * (query @ gallery.t())
 
 
-def _sorted_matches(dist, match, num_match, width):
-    """Per row, the matches' distances ascending (equal ones in gallery order), padded with +inf,
-    and their gallery indices: (rows, width) each. Sorts only the matches, not the rows."""
-    rows_of, cols = torch.nonzero(match, as_tuple=True)  # row-major: gallery order within a row
-    values = dist[rows_of, cols]
-    by_value = torch.sort(values, stable=True).indices
-    order = by_value[torch.sort(rows_of[by_value], stable=True).indices]
-    rows_of, cols, values = rows_of[order], cols[order], values[order]
-    first = torch.cumsum(num_match, 0) - num_match
-    slot = torch.arange(len(order), device=dist.device) - first[rows_of]
-    thresholds = torch.full((dist.shape[0], width), float("inf"), dtype=dist.dtype, device=dist.device)
-    index = torch.full((dist.shape[0], width), -1, dtype=torch.long, device=dist.device)
-    thresholds[rows_of, slot] = values
-    index[rows_of, slot] = cols
-    return thresholds, index
+def _gallery_by_identity(g_pids, device):
+    """{pid: ascending gallery indices of that identity}."""
+    order = np.argsort(g_pids, kind="stable")
+    pids, starts = np.unique(g_pids[order], return_index=True)
+    groups = np.split(order, starts[1:])
+    return {pid: torch.as_tensor(np.sort(group), device=device) for pid, group in zip(pids, groups)}
+
+
+def _match_ranks(d, match_idx, same_idx):
+    """0-based ranks, among kept gallery items, of one query's matches (ascending).
+
+    ``d``: the query's distances to the whole gallery; ``match_idx``: its matches; ``same_idx``:
+    every gallery item of its identity (matches and removed same-camera ones). Only items no
+    farther than the farthest match can precede one, so only those are bucketed."""
+    t, order = torch.sort(d[match_idx], stable=True)  # gallery order among equal distances
+    idx, n = match_idx[order], len(match_idx)
+    candidates = torch.nonzero(d <= t[-1]).flatten()
+    dc = d[candidates]
+    # bucket = #matches with t <= d: an item is closer than match k iff its bucket <= k
+    bucket = torch.searchsorted(t, dc, right=True)
+    closer = torch.bincount(bucket, minlength=n + 1)[:n].cumsum(0)
+    ds = d[same_idx]  # the identity's own items are not "others": take them out again
+    same_bucket = torch.searchsorted(t, ds, right=True)
+    closer -= torch.bincount(same_bucket, minlength=n + 1)[:n].cumsum(0)
+    ranks = closer + torch.arange(n, device=d.device)  # + the k matches before match k
+    # an item exactly as far as a match precedes it when earlier in the gallery
+    tied = ((bucket > 0) & (dc == t[(bucket - 1).clamp(min=0)])).sum()
+    tied_same = ((same_bucket > 0) & (ds == t[(same_bucket - 1).clamp(min=0)])).sum()
+    if tied > tied_same:
+        others = ~torch.isin(candidates, same_idx)
+        equal = (dc[None, :] == t[:, None]) & others[None, :]
+        ranks += (equal & (candidates[None, :] < idx[:, None])).sum(1)
+    return ranks
 
 
 @torch.no_grad()
@@ -55,52 +73,30 @@ def chunked_evaluate_rank(query, gallery, q_pids, g_pids, q_camids, g_camids, me
     if metric == "cosine":
         query, gallery = F.normalize(query, dim=1), F.normalize(gallery, dim=1)
     gallery_sq = gallery.pow(2).sum(1) if metric == "euclidean" else None
-    q_pids, g_pids = (torch.as_tensor(np.asarray(a), device=device) for a in (q_pids, g_pids))
-    q_cams, g_cams = (torch.as_tensor(np.asarray(a), device=device) for a in (q_camids, g_camids))
-    num_g = gallery.shape[0]
-    max_rank = min(max_rank, num_g)
-    positions = torch.arange(num_g, device=device)
-    cmc_sum = torch.zeros(max_rank, dtype=torch.float64, device=device)
-    all_ap, all_inp = [], []
+    q_pids, g_pids = np.asarray(q_pids), np.asarray(g_pids)
+    q_cams, g_cams = np.asarray(q_camids), torch.as_tensor(np.asarray(g_camids), device=device)
+    by_identity = _gallery_by_identity(g_pids, device)
+    max_rank = min(max_rank, gallery.shape[0])
+    first_hits, all_ap, all_inp = [], [], []
     for start in range(0, query.shape[0], chunk_size):
         end = min(start + chunk_size, query.shape[0])
         dist = dist_fn(start, end) if dist_fn is not None else \
             _distances(query[start:end], gallery, metric, gallery_sq)
-        same_id = q_pids[start:end, None] == g_pids[None, :]
-        junk = same_id & (q_cams[start:end, None] == g_cams[None, :])
-        match = same_id & ~junk
-        num_match = match.sum(1)
-        valid = num_match > 0
-        if not valid.any():
-            continue
-        dist, match, junk, num_match = dist[valid], match[valid], junk[valid], num_match[valid]
-        rows, width = dist.shape[0], int(num_match.max())
-        thresholds, match_index = _sorted_matches(dist, match, num_match, width)
-        # non-matches that count: not removed, not a match
-        other = ~(match | junk)
-        # bucket of each item = #thresholds <= d: a non-match is closer than match k iff bucket <= k
-        bucket = torch.searchsorted(thresholds, dist.contiguous(), right=True)
-        bucket = bucket.masked_fill(~other, width)
-        counts = torch.zeros(rows, width + 1, dtype=torch.int64, device=device)
-        counts.scatter_add_(1, bucket, torch.ones_like(bucket))
-        # rank of match k (0-based, among kept items): closer non-matches + the k matches before it
-        ranks = counts.cumsum(1)[:, :width] + torch.arange(width, device=device)[None, :]
-        # a non-match exactly as far as a match comes first when earlier in the gallery
-        below = torch.gather(thresholds, 1, (bucket - 1).clamp(min=0))
-        tied = other & (bucket > 0) & (dist == below)
-        for r in torch.nonzero(tied.any(1)).flatten().tolist():
-            same = (dist[r][None, :] == thresholds[r][:, None]) & other[r][None, :]
-            ranks[r] += (same & (positions[None, :] < match_index[r][:, None])).sum(1)
-        ranks = ranks.double()
-        hits = torch.arange(1, width + 1, device=device, dtype=torch.float64)[None, :]
-        in_row = hits <= num_match[:, None]
-        precision = torch.where(in_row, hits / (ranks + 1), torch.zeros_like(ranks))
-        all_ap.extend((precision.sum(1) / num_match).tolist())
-        last = torch.gather(ranks, 1, (num_match - 1)[:, None]).squeeze(1)
-        all_inp.extend((num_match / (last + 1)).tolist())
-        first = ranks[:, 0]
-        cmc_sum += (torch.arange(max_rank, device=device)[None, :] >= first[:, None]).sum(0)
+        for row in range(end - start):
+            same_idx = by_identity.get(q_pids[start + row])
+            if same_idx is None:
+                continue
+            match_idx = same_idx[g_cams[same_idx] != int(q_cams[start + row])]
+            if len(match_idx) == 0:  # no valid match: FastReID skips the query
+                continue
+            ranks = _match_ranks(dist[row], match_idx, same_idx).double()
+            hits = torch.arange(1, len(ranks) + 1, device=device, dtype=torch.float64)
+            all_ap.append((hits / (ranks + 1)).mean())
+            all_inp.append(len(ranks) / (ranks[-1] + 1))
+            first_hits.append(ranks[0])
     if not all_ap:
         raise AssertionError("Error: all query identities do not appear in gallery")
-    cmc = (cmc_sum / len(all_ap)).float().cpu().numpy()
-    return cmc, all_ap, all_inp
+    first = torch.stack(first_hits)
+    cmc = (torch.arange(max_rank, device=device)[None, :] >= first[:, None]).double().mean(0)
+    return (cmc.float().cpu().numpy(), torch.stack(all_ap).tolist(),
+            torch.stack(all_inp).tolist())
