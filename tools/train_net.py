@@ -18,6 +18,7 @@ from fastreid_multimodal.engine import (MultimodalTrainer, default_argument_pars
                                         default_setup, load_config, run_cli)
 from fastreid_multimodal.engine.trainer import (check_checkpoint_matches,  # noqa: E402
                                                 num_classes_in_checkpoint)
+from fastreid_multimodal.safe_load import load_weights  # noqa: E402
 
 
 def setup(args):
@@ -31,11 +32,12 @@ def main(args):
     if args.eval_only:
         cfg.defrost()
         cfg.MODEL.BACKBONE.PRETRAIN = False
-        if cfg.MODEL.HEADS.NUM_CLASSES == 0 and cfg.MODEL.WEIGHTS:  # so the classifier loads too
-            cfg.MODEL.HEADS.NUM_CLASSES = num_classes_in_checkpoint(cfg.MODEL.WEIGHTS)
+        checkpoint = load_weights(cfg.MODEL.WEIGHTS, "MODEL.WEIGHTS") if cfg.MODEL.WEIGHTS else None
+        if cfg.MODEL.HEADS.NUM_CLASSES == 0 and checkpoint is not None:  # the classifier loads too
+            cfg.MODEL.HEADS.NUM_CLASSES = num_classes_in_checkpoint(cfg.MODEL.WEIGHTS, checkpoint)
         model = MultimodalTrainer.build_model(cfg)
-        if cfg.MODEL.WEIGHTS:  # a checkpoint of another architecture would evaluate a random model
-            check_checkpoint_matches(model, cfg.MODEL.WEIGHTS)
+        if checkpoint is not None:  # a checkpoint of another architecture would evaluate a random model
+            check_checkpoint_matches(model, cfg.MODEL.WEIGHTS, checkpoint=checkpoint)
         Checkpointer(model).load(cfg.MODEL.WEIGHTS)
         return MultimodalTrainer.test(cfg, model)
     trainer = MultimodalTrainer(cfg)

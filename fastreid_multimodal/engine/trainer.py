@@ -47,8 +47,9 @@ class MultimodalTrainer(DefaultTrainer):
             remove_stale_temp_files(self.cfg.OUTPUT_DIR)
         resuming = resume and self.checkpointer.has_checkpoint()
         if not resuming and self.cfg.MODEL.WEIGHTS:
-            check_checkpoint_matches(self.model, self.cfg.MODEL.WEIGHTS)
-            stored = num_classes_in_checkpoint(self.cfg.MODEL.WEIGHTS)
+            checkpoint = load_weights(self.cfg.MODEL.WEIGHTS, "MODEL.WEIGHTS")  # read once
+            check_checkpoint_matches(self.model, self.cfg.MODEL.WEIGHTS, checkpoint=checkpoint)
+            stored = num_classes_in_checkpoint(self.cfg.MODEL.WEIGHTS, checkpoint=checkpoint)
             if stored and stored != self.cfg.MODEL.HEADS.NUM_CLASSES:
                 logger.info("%s: its classifier has %d identities, this run %d: the classifier is "
                             "re-initialised, every other matching weight is loaded",
@@ -107,9 +108,15 @@ def _alive(pid):
     return True
 
 
-def num_classes_in_checkpoint(path):
+def _model_state(path, checkpoint=None):
+    """The model's tensors of a checkpoint file (``checkpoint``: its already loaded content)."""
+    state = load_weights(path, "MODEL.WEIGHTS") if checkpoint is None else checkpoint
+    return state.get("model", state) if isinstance(state, dict) else {}
+
+
+def num_classes_in_checkpoint(path, checkpoint=None):
     """Size of the identity classifier stored in a checkpoint (0 when it has none)."""
-    state = load_weights(path, "MODEL.WEIGHTS").get("model", {})
+    state = _model_state(path, checkpoint)
     weights = [v for k, v in state.items() if k.endswith("heads.weight") and v.dim() == 2]
     return int(weights[0].shape[0]) if weights else 0
 
@@ -136,10 +143,9 @@ def _unwrap(model):
     return model.module if hasattr(model, "module") else model
 
 
-def check_checkpoint_matches(model, path, min_fraction=0.5):
+def check_checkpoint_matches(model, path, min_fraction=0.5, checkpoint=None):
     """A checkpoint of another architecture is an error listing what does not match."""
-    state = load_weights(path, "MODEL.WEIGHTS")
-    state = state.get("model", state) if isinstance(state, dict) else {}
+    state = _model_state(path, checkpoint)
     stored = {k[len("module."):] if k.startswith("module.") else k for k in state}
     own = set(_unwrap(model).state_dict())
     matched = own & stored
