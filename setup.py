@@ -5,7 +5,16 @@ fastreid 1.4.0 (the only FastReID on PyPI) pins torch==1.13.1, which does not in
 run-time dependencies are listed here instead. faiss comes from exactly one extra: ``cpu``
 (faiss-cpu) or ``gpu`` (faiss-gpu); both provide the same ``faiss`` module and must not be mixed.
 """
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
+
+try:  # the exact ranking's one-pass kernel; without it evaluation uses the (slower) torch path
+    from Cython.Build import cythonize
+    EXTENSIONS = cythonize([Extension("fastreid_multimodal.evaluation._match_ranks",
+                                      ["fastreid_multimodal/evaluation/_match_ranks.pyx"],
+                                      extra_compile_args=["-O3"], optional=True)],
+                           quiet=True)
+except ImportError:
+    EXTENSIONS = []
 
 setup(
     name="fastreid-multimodal",
@@ -15,6 +24,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
     packages=find_packages(include=["fastreid_multimodal", "fastreid_multimodal.*"]),
+    ext_modules=EXTENSIONS,
     install_requires=[
         "torch>=2.1",
         "torchvision>=0.16",

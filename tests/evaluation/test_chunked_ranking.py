@@ -5,7 +5,19 @@ import torch
 from fastreid.evaluation.rank import evaluate_rank
 from fastreid.utils.compute_dist import build_dist
 
+from fastreid_multimodal.evaluation import chunked_ranking
 from fastreid_multimodal.evaluation.chunked_ranking import chunked_evaluate_rank
+
+
+@pytest.fixture(autouse=True, params=["compiled", "torch"])
+def ranking_path(request, monkeypatch):
+    """Every test runs on the compiled one-pass kernel and on the torch path (GPU / not built)."""
+    if request.param == "compiled":
+        if chunked_ranking._compiled_match_ranks is None:
+            pytest.skip("the _match_ranks extension is not built (make install builds it)")
+    else:
+        monkeypatch.setattr(chunked_ranking, "_compiled_match_ranks", None)
+    return request.param
 
 
 def planted(num_q=40, num_g=300, ids=30, cams=4, dim=16, seed=0, noise=1.0):
