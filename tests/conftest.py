@@ -1,5 +1,6 @@
 """Shared fixtures: a tiny generated data set in FastReID's Market1501 layout, and a runner for
 tools/ scripts in a subprocess (the way a user runs them)."""
+import logging
 import os
 import subprocess
 import sys
@@ -11,6 +12,17 @@ from PIL import Image
 import fastreid_multimodal  # noqa: F401  (patches fastreid before any test imports it)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def project_logs_reach_caplog():
+    """The project logs to "fastreid.multimodal", a child of FastReID's logger, which stops
+    propagation once FastReID's setup_logger ran in this process; caplog listens at the root."""
+    fastreid_logger = logging.getLogger("fastreid")
+    before = fastreid_logger.propagate
+    fastreid_logger.propagate = True
+    yield
+    fastreid_logger.propagate = before
 
 
 def make_market_like(root, num_train_ids=12, num_test_ids=8, cams=3, per_cam=2, size=(64, 32), seed=0):

@@ -25,7 +25,7 @@ from ..errors import DatasetNotFoundError
 from .captions import make_caption, read_caption_lines
 from .synth.generate import parse_image_name
 
-logger = logging.getLogger("fastreid_multimodal")
+logger = logging.getLogger("fastreid.multimodal")
 
 WEATHERS = ("Sunny", "Clouds", "Overcast", "Foggy", "Neutral", "Blizzard", "Snowlight")
 ILLUMINATIONS = ("Midnight", "Dawn", "Forenoon", "Noon", "Afternoon", "Dusk", "Night")

@@ -22,7 +22,7 @@ from .modality_sampler import ModalityBalancedIdentitySampler
 from .layouts import datasets_root
 from .text import text_tokenizer
 
-logger = logging.getLogger("fastreid_multimodal")
+logger = logging.getLogger("fastreid.multimodal")
 IMAGE, TEXT = 0, 1
 CAPTION_WORDS = ("all", "identity")
 MODALITIES = ("both", "image", "text")  # MODEL.DMF.MODALITIES: DMF, image-only, text-only pre-training

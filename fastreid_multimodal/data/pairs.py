@@ -31,7 +31,7 @@ from .masking import JointFlipPad, build_patch_masker, build_token_masker, load_
 from .multimodal import IMAGE, TEXT, MultimodalCollate, MultimodalDataset, identity_batch_loader
 from .text import build_tokenizer
 
-logger = logging.getLogger("fastreid_multimodal")
+logger = logging.getLogger("fastreid.multimodal")
 PAIR = 2
 
 

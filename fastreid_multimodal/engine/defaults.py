@@ -8,7 +8,6 @@ import sys
 from fastreid.config import get_cfg
 from fastreid.engine import default_argument_parser as _fastreid_argument_parser
 from fastreid.engine import default_setup as _fastreid_default_setup
-from fastreid.utils.env import seed_all_rng
 
 from ..compat import resolve_device
 from ..config import add_multimodal_config
@@ -91,21 +90,16 @@ def check_config_files(cfg):
 
 
 def default_setup(cfg, args):
-    """FastReID's setup (logger, env info, config dump) plus a reproducible seed from cfg.SEED."""
+    """FastReID's setup (logger, env info, config dump), which compat makes seed from cfg.SEED
+    and fall back to the CPU (the same under FastReID's own scripts)."""
     _fastreid_default_setup(cfg, args)
-    from fastreid.utils import comm
-    from fastreid.utils.logger import setup_logger
-    setup_logger(cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="fastreid_multimodal",
-                 abbrev_name="fmm")
-    if cfg.SEED >= 0:
-        seed_all_rng(cfg.SEED + comm.get_rank())
     return cfg
 
 
 def _log_to_files_only(message, exc_info):
     """The traceback of a user error goes to log.txt, not to the console (one error line there)."""
-    logger = logging.getLogger("fastreid_multimodal")
-    record = logger.makeRecord(logger.name, logging.DEBUG, __file__, 0, message, (), exc_info)
+    logger = logging.getLogger("fastreid")  # FastReID's setup_logger puts the handlers there
+    record = logger.makeRecord("fastreid.multimodal", logging.DEBUG, __file__, 0, message, (), exc_info)
     for handler in logger.handlers:
         if getattr(handler, "stream", None) not in (sys.stdout, sys.stderr):
             handler.handle(record)

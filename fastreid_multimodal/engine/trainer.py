@@ -6,6 +6,7 @@ from collections import OrderedDict
 
 from fastreid.data import build_reid_test_loader, build_reid_train_loader
 from fastreid.data.build import _test_loader_from_config
+from fastreid.data.data_utils import DataLoaderX
 from fastreid.engine import DefaultTrainer
 from fastreid.evaluation import ReidEvaluator
 from fastreid.utils import comm
@@ -14,25 +15,35 @@ from fastreid.modeling.meta_arch.build import META_ARCH_REGISTRY
 
 from ..errors import ConfigError
 from ..data.multimodal import check_identity_batches
+from ..data.resumable import (SeededBatchSampler, SeededDataset, TrainingRandomState,
+                              restore_generators)
 from ..safe_load import load_weights
 from ..evaluation.chunked_evaluator import EVALUATORS, ChunkedReidEvaluator
 from ..evaluation.results import format_table, write_results
 
-logger = logging.getLogger("fastreid_multimodal")
+logger = logging.getLogger("fastreid.multimodal")
 
 
 class MultimodalTrainer(DefaultTrainer):
-    """DefaultTrainer whose evaluation also writes results.md/results.json to OUTPUT_DIR."""
+    """DefaultTrainer whose evaluation also writes results.md/results.json to OUTPUT_DIR, and
+    whose ``--resume`` replays the uninterrupted run exactly (data.resumable)."""
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        sampler = self._trainer.data_loader.batch_sampler
+        self.random_state = TrainingRandomState(getattr(sampler, "data_seed", 0))
+        self.checkpointer.checkpointables["random_state"] = self.random_state
 
     @classmethod
     def build_train_loader(cls, cfg):
         meta_arch = META_ARCH_REGISTRY.get(cfg.MODEL.META_ARCHITECTURE)
         if hasattr(meta_arch, "build_train_loader"):  # DMF, MMET: their own sample lists
-            return meta_arch.build_train_loader(cfg)
-        # dataset_cfg reaches our datasets' constructors (FastReID's own ignore it)
-        loader = build_reid_train_loader(cfg, combineall=cfg.DATASETS.COMBINEALL, dataset_cfg=cfg)
-        check_identity_batches(cfg, loader.dataset.num_classes)
-        return loader
+            loader = meta_arch.build_train_loader(cfg)
+        else:
+            # dataset_cfg reaches our datasets' constructors (FastReID's own ignore it)
+            loader = build_reid_train_loader(cfg, combineall=cfg.DATASETS.COMBINEALL, dataset_cfg=cfg)
+            check_identity_batches(cfg, loader.dataset.num_classes)
+        return seeded_loader(loader, cfg.SEED)
 
     @classmethod
     def build_optimizer(cls, cfg, model):
@@ -54,7 +65,26 @@ class MultimodalTrainer(DefaultTrainer):
                 logger.info("%s: its classifier has %d identities, this run %d: the classifier is "
                             "re-initialised, every other matching weight is loaded",
                             self.cfg.MODEL.WEIGHTS, stored, self.cfg.MODEL.HEADS.NUM_CLASSES)
-        return super().resume_or_load(resume=resume)
+        result = super().resume_or_load(resume=resume)
+        if resuming and self.random_state.loaded is not None and self.start_epoch < self.max_epoch:
+            self.reposition_data(self.start_epoch * self.iters_per_epoch)
+        return result
+
+    def reposition_data(self, batches_done):
+        """Continue the training stream after its first ``batches_done`` batches, with the
+        generator states of the checkpoint."""
+        loader = self._trainer.data_loader
+        if not isinstance(loader.batch_sampler, SeededBatchSampler):
+            return
+        if getattr(loader, "iter", None) is not None:
+            loader.shutdown()
+        generators = self.random_state.loaded["generators"]
+        restore_generators(generators, ("python", "numpy"))  # before the prefetch thread's sampler runs
+        loader.batch_sampler.start = batches_done
+        loader.batch_sampler.data_seed = self.random_state.data_seed
+        self._trainer._data_loader_iter = iter(loader)
+        restore_generators(generators, ("torch",))  # last: building the iterator drew from it
+        logger.info("Resumed data stream at batch %d with the checkpoint's random state", batches_done)
 
     @classmethod
     def build_test_loader(cls, cfg, dataset_name):
@@ -87,6 +117,21 @@ class MultimodalTrainer(DefaultTrainer):
             if cfg.TEST.RESULTS.WRITE and cfg.OUTPUT_DIR:
                 write_results(per_target, cfg.OUTPUT_DIR)
         return results
+
+
+def seeded_loader(loader, seed):
+    """``loader`` with every sample drawn and augmented from its own seed (data.resumable);
+    SEED < 0 draws a data seed, which the checkpoints keep."""
+    data_seed = seed if seed >= 0 else int.from_bytes(os.urandom(4), "little")
+    kwargs = {}
+    if loader.num_workers > 0:
+        kwargs = {"prefetch_factor": loader.prefetch_factor,
+                  "persistent_workers": loader.persistent_workers}
+    return DataLoaderX(loader.local_rank, dataset=SeededDataset(loader.dataset),
+                       batch_sampler=SeededBatchSampler(loader.batch_sampler, data_seed, comm.get_rank()),
+                       num_workers=loader.num_workers, collate_fn=loader.collate_fn,
+                       pin_memory=loader.pin_memory, worker_init_fn=loader.worker_init_fn,
+                       timeout=loader.timeout, **kwargs)
 
 
 def remove_stale_temp_files(folder):

@@ -19,7 +19,7 @@ from fastreid.utils import comm
 
 from .chunked_ranking import chunked_evaluate_rank
 
-logger = logging.getLogger("fastreid_multimodal")
+logger = logging.getLogger("fastreid.multimodal")
 EVALUATORS = ("chunked", "fastreid")
 
 

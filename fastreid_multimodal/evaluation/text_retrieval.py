@@ -25,7 +25,7 @@ from ..data.text import text_tokenizer, tokenize
 from .chunked_evaluator import ranking_device
 from .chunked_ranking import chunked_evaluate_rank
 
-logger = logging.getLogger("fastreid_multimodal")
+logger = logging.getLogger("fastreid.multimodal")
 PREFIX = "text2image/"
 RANKS = (1, 5, 10)
 

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError, UserError
 
-logger = logging.getLogger("fastreid_multimodal")
+logger = logging.getLogger("fastreid.multimodal")
 DPI = 100
 SAME, DIFFERENT = "green", "red"
 INIT = "init"  # "weights" of the untrained model

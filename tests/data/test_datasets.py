@@ -71,7 +71,7 @@ def test_bad_caption_lines(finegpr_root, caplog):
     lines = open(path).read().splitlines()
     lines.insert(3, "ImageName:9999_c01_w01_l01_p01.jpg, the caption is: a ghost")
     open(path, "w").write("\n".join(lines) + "\n")
-    with caplog.at_level(logging.WARNING, logger="fastreid_multimodal"):
+    with caplog.at_level(logging.WARNING, logger="fastreid.multimodal"):
         data = DATASET_REGISTRY.get("FineGPRCaption")(root=finegpr_root)
     assert data.skipped["captions naming an image that does not exist"] == 1
     assert f"{path}:4" in caplog.text
@@ -96,7 +96,7 @@ def test_single_image_identity_is_kept_and_counted(finegpr_root, caplog):
     images = os.path.join(finegpr_root, "FineGPR", "images")
     for name in sorted(n for n in os.listdir(images) if n.startswith("0000_"))[1:]:
         os.remove(os.path.join(images, name))
-    with caplog.at_level(logging.INFO, logger="fastreid_multimodal"):
+    with caplog.at_level(logging.INFO, logger="fastreid.multimodal"):
         data = DATASET_REGISTRY.get("FineGPRCaption")(root=finegpr_root)
     assert [pid for _, pid, _ in data.train].count("finegprcaption_0") == 1
     assert "1 training identities have a single image" in caplog.text

@@ -222,7 +222,7 @@ def test_dataset_without_a_caption_gives_image_only_samples_and_logs_the_count(
     cfg = load_config("configs/Demo/mmet_synth.yml", [
         "DATASETS.NAMES", "('FineGPRCaption',)", "DATASETS.FINEGPR.IMAGES_PER_ID", "0",
         "MODEL.MMET.PAIR_PROB", "1.0", "MODEL.MMET.SPLIT_PROB", "0.0"])
-    with caplog.at_level(logging.INFO, logger="fastreid_multimodal"):
+    with caplog.at_level(logging.INFO, logger="fastreid.multimodal"):
         items, stats = paired_items(cfg)
     assert stats.missing_caption == 1 and stats.captioned == 11
     assert "1 images without a caption" in caplog.text and "have no caption" in caplog.text

@@ -27,7 +27,7 @@ def test_empty_and_long_captions_are_counted(tmp_path, caplog):
     items = _items(tmp_path)
     items.append((Caption("   "), "d_0", "d_0"))
     items.append((Caption("a man with a " + "very " * 30 + "long coat"), "d_1", "d_0"))
-    with caplog.at_level(logging.INFO, logger="fastreid_multimodal"):
+    with caplog.at_level(logging.INFO, logger="fastreid.multimodal"):
         data = MultimodalDataset(items, transform=None, tokenizer=build_tokenizer(""), max_length=12)
     assert len(data) == 13 and data.num_texts == 7 and data.truncated == 1
     assert "skipped 1 empty captions" in caplog.text and "1 of 7 captions" in caplog.text

@@ -194,7 +194,7 @@ def test_bad_files_among_good_ones_are_skipped_and_counted(bad, tmp_path, caplog
         with open(os.path.join(folder, "captions.txt"), "a") as f:
             f.write("ImageName:0009_c01_w01_l01_p01.jpg, the caption is: nobody.\n")
         reason = "1 captions naming an image that does not exist"
-    with caplog.at_level(logging.WARNING, logger="fastreid_multimodal"):
+    with caplog.at_level(logging.WARNING, logger="fastreid.multimodal"):
         data = FineGPRCaption(root=str(tmp_path))
     assert len(data.train) == 24 and len(data.texts) == 24  # every good image kept
     assert any(reason in record.getMessage() for record in caplog.records), caplog.text

@@ -8,9 +8,10 @@ from fastreid.data.datasets.bases import ImageDataset
 
 from ..finegpr_folder import (SkipLog, count_single_image_ids, group_by_pid, list_images,
                               parse_image_name, sample_per_identity)
+from ...config import active_config
 from ..layouts import datasets_root
 
-logger = logging.getLogger("fastreid_multimodal")
+logger = logging.getLogger("fastreid.multimodal")
 
 
 @DATASET_REGISTRY.register()
@@ -24,7 +25,8 @@ class FineGPR(ImageDataset):
 
     def __init__(self, root=None, dataset_cfg=None, **kwargs):
         self.root = root if root is not None else datasets_root()
-        self.dataset_cfg = dataset_cfg
+        # FastReID's DefaultTrainer builds data sets without dataset_cfg: the run's config then
+        self.dataset_cfg = dataset_cfg if dataset_cfg is not None else active_config()
         self.folder = self.locate()
         self.check_before_run([self.folder, os.path.join(self.folder, "images")])
         self.skips = SkipLog(self.folder)

@@ -7,7 +7,7 @@ from fastreid.data.datasets import DATASET_REGISTRY
 from ..finegpr_folder import (Caption, generated_captions, read_attributes, read_caption_file)
 from .finegpr import FineGPR
 
-logger = logging.getLogger("fastreid_multimodal")
+logger = logging.getLogger("fastreid.multimodal")
 
 
 @DATASET_REGISTRY.register()

@@ -20,7 +20,7 @@ from ...pretrained import downloads_allowed
 from .text_path import build_text_translator
 from .vit_parts import StridedPatchEmbed, load_vit_weights
 
-logger = logging.getLogger("fastreid_multimodal")
+logger = logging.getLogger("fastreid.multimodal")
 
 
 class DMFViT(nn.Module):
@@ -34,11 +34,12 @@ class DMFViT(nn.Module):
         self.image_proj = nn.Linear(embed_dim, embed_dim)  # F
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))  # v_cls
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.patch_embed.num_patches, embed_dim))
-        # text path
+        # text path (left out of an image-only backbone: MODEL.TEXT.PATH)
         self.text_translator = text_translator
-        self.text_proj = nn.Linear(text_translator.dim, embed_dim)  # L
-        self.text_cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))  # t_cls
-        self.text_pos_embed = nn.Parameter(torch.zeros(1, 1 + max_text_len, embed_dim))
+        if text_translator is not None:
+            self.text_proj = nn.Linear(text_translator.dim, embed_dim)  # L
+            self.text_cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))  # t_cls
+            self.text_pos_embed = nn.Parameter(torch.zeros(1, 1 + max_text_len, embed_dim))
         # shared encoder
         self.pos_drop = nn.Dropout(drop_rate)
         dpr = torch.linspace(0, drop_path_rate, depth).tolist()
@@ -49,7 +50,7 @@ class DMFViT(nn.Module):
         self._init_weights()
 
     def _init_weights(self):
-        for p in (self.pos_embed, self.cls_token, self.text_pos_embed, self.text_cls_token):
+        for p in (self.pos_embed, self.cls_token):
             trunc_normal_(p, std=0.02)
         for m in self.blocks.modules():
             if isinstance(m, nn.Linear):
@@ -58,8 +59,11 @@ class DMFViT(nn.Module):
         # F starts as the identity so pre-trained patch embeddings reach the blocks unchanged
         nn.init.eye_(self.image_proj.weight)
         nn.init.zeros_(self.image_proj.bias)
-        trunc_normal_(self.text_proj.weight, std=0.02)
-        nn.init.zeros_(self.text_proj.bias)
+        if self.text_translator is not None:
+            trunc_normal_(self.text_pos_embed, std=0.02)
+            trunc_normal_(self.text_cls_token, std=0.02)
+            trunc_normal_(self.text_proj.weight, std=0.02)
+            nn.init.zeros_(self.text_proj.bias)
 
     # -- token sequences ---------------------------------------------------------------------------
     def image_tokens(self, images):
@@ -68,6 +72,10 @@ class DMFViT(nn.Module):
         return self.pos_drop(x + self.pos_embed)
 
     def text_tokens(self, input_ids, attention_mask):
+        if self.text_translator is None:
+            raise ConfigError("this backbone was built without its text path (MODEL.TEXT.PATH off, "
+                              "or auto with a META_ARCHITECTURE other than DMF): set "
+                              "MODEL.TEXT.PATH on to train on captions")
         length = input_ids.shape[1]
         if length + 1 > self.text_pos_embed.shape[1]:
             raise ValueError(f"text batch of {length} tokens exceeds MODEL.TEXT.MAX_LENGTH="
@@ -100,6 +108,12 @@ class DMFViT(nn.Module):
         return self.forward_image(images)[..., None, None]
 
 
+# FastReID's build_vit_backbone reads MODEL.BACKBONE.DEPTH as a size name (768-d tokens)
+FASTREID_VIT_SIZES = {"small": dict(depth=8, num_heads=8, mlp_ratio=3.0, qkv_bias=False),
+                      "base": dict(depth=12, num_heads=12, mlp_ratio=4.0, qkv_bias=True)}
+DEFAULT_VIT_SIZE = dict(depth=12, num_heads=12, mlp_ratio=4.0, qkv_bias=True)  # MODEL.VIT defaults
+
+
 def vit_kwargs(cfg):
     """The ViT size and regularisation keys shared by the DMF and MMET backbones."""
     stride = cfg.MODEL.BACKBONE.STRIDE_SIZE
@@ -113,23 +127,44 @@ def vit_kwargs(cfg):
             logger.warning("%s %s at MODEL.VIT.PATCH_SIZE %d, MODEL.BACKBONE.STRIDE_SIZE %s: the "
                            "last %d rows and %d columns of every image fall outside the patch "
                            "grid and are not seen", key, list(size), patch, list(strides), *dropped)
+    size = dict(depth=cfg.MODEL.VIT.DEPTH, num_heads=cfg.MODEL.VIT.NUM_HEADS,
+                mlp_ratio=cfg.MODEL.VIT.MLP_RATIO, qkv_bias=cfg.MODEL.VIT.QKV_BIAS)
+    fastreid_size = FASTREID_VIT_SIZES.get(str(cfg.MODEL.BACKBONE.DEPTH))
+    if fastreid_size is not None:
+        if size != DEFAULT_VIT_SIZE:
+            raise ConfigError(f"MODEL.BACKBONE.DEPTH '{cfg.MODEL.BACKBONE.DEPTH}' (FastReID's ViT "
+                              "size) and MODEL.VIT.DEPTH / NUM_HEADS / MLP_RATIO / QKV_BIAS both set "
+                              "the ViT's size: keep one")
+        size = fastreid_size  # a FastReID ViT config: its DEPTH names the size
     return dict(
         img_size=tuple(cfg.INPUT.SIZE_TRAIN), patch_size=cfg.MODEL.VIT.PATCH_SIZE,
-        stride=strides,
-        embed_dim=cfg.MODEL.VIT.EMBED_DIM, depth=cfg.MODEL.VIT.DEPTH,
-        num_heads=cfg.MODEL.VIT.NUM_HEADS, mlp_ratio=cfg.MODEL.VIT.MLP_RATIO,
-        qkv_bias=cfg.MODEL.VIT.QKV_BIAS, drop_rate=cfg.MODEL.BACKBONE.DROP_RATIO,
+        stride=strides, embed_dim=cfg.MODEL.VIT.EMBED_DIM, **size,
+        drop_rate=cfg.MODEL.BACKBONE.DROP_RATIO,
         attn_drop_rate=cfg.MODEL.BACKBONE.ATT_DROP_RATE,
         drop_path_rate=cfg.MODEL.BACKBONE.DROP_PATH_RATIO)
+
+
+TEXT_PATHS = ("auto", "on", "off")
+
+
+def builds_text_path(cfg):
+    """MODEL.TEXT.PATH: on / off, or auto = built for META_ARCHITECTURE DMF (which trains on
+    captions), left out elsewhere (an image-only Baseline does not carry it)."""
+    mode = str(cfg.MODEL.TEXT.PATH)
+    if mode not in TEXT_PATHS:
+        raise ConfigError(f"MODEL.TEXT.PATH must be one of {list(TEXT_PATHS)}, got {mode!r}")
+    return mode == "on" or (mode == "auto" and cfg.MODEL.META_ARCHITECTURE == "DMF")
 
 
 @BACKBONE_REGISTRY.register()
 def build_dmf_vit_backbone(cfg):
     if cfg.MODEL.BACKBONE.FEAT_DIM != cfg.MODEL.VIT.EMBED_DIM:
         raise ConfigError(f"MODEL.BACKBONE.FEAT_DIM ({cfg.MODEL.BACKBONE.FEAT_DIM}) must equal "
-                          f"MODEL.VIT.EMBED_DIM ({cfg.MODEL.VIT.EMBED_DIM}): the head reads the [cls] feature")
-    vocab_size = len(text_tokenizer(cfg))
-    translator = build_text_translator(cfg, vocab_size, cfg.MODEL.VIT.EMBED_DIM)
+                          f"MODEL.VIT.EMBED_DIM ({cfg.MODEL.VIT.EMBED_DIM}): the head reads the "
+                          "[cls] feature (set both; FastReID's ResNet configs use FEAT_DIM 2048)")
+    translator = None
+    if builds_text_path(cfg):
+        translator = build_text_translator(cfg, len(text_tokenizer(cfg)), cfg.MODEL.VIT.EMBED_DIM)
     model = DMFViT(text_translator=translator, max_text_len=cfg.MODEL.TEXT.MAX_LENGTH,
                    **vit_kwargs(cfg))
     if cfg.MODEL.BACKBONE.PRETRAIN:

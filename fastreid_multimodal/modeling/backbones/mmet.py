@@ -30,7 +30,7 @@ from ...errors import ConfigError
 from .dmf_vit import vit_kwargs
 from .vit_parts import StridedPatchEmbed, load_vit_weights
 
-logger = logging.getLogger("fastreid_multimodal")
+logger = logging.getLogger("fastreid.multimodal")
 
 
 def make_blocks(depth, embed_dim, num_heads, mlp_ratio, qkv_bias, drop_rate, attn_drop_rate,

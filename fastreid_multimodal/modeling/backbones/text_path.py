@@ -8,7 +8,7 @@ from ...data.text import build_tokenizer, text_tokenizer
 from ...errors import ConfigError
 from ...pretrained import resolve_text_model
 
-logger = logging.getLogger("fastreid_multimodal")
+logger = logging.getLogger("fastreid.multimodal")
 
 
 class LearnedTokenEmbedding(nn.Module):

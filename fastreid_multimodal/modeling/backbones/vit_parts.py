@@ -9,7 +9,7 @@ from ...errors import ConfigError
 from ...pretrained import resolve_vit_weights
 from ...safe_load import load_weights
 
-logger = logging.getLogger("fastreid_multimodal")
+logger = logging.getLogger("fastreid.multimodal")
 
 
 class StridedPatchEmbed(PatchEmbed):
@@ -78,6 +78,11 @@ def load_vit_weights(model, path, key="MODEL.BACKBONE.PRETRAIN_PATH", allow_down
                            tuple(value.shape), tuple(own[name].shape))
             continue
         loaded[name] = value
+    beyond = sorted({int(n.split(".")[1]) for n in state if n.startswith("blocks.") and n not in own
+                     and n.split(".")[1].isdigit()})
+    if beyond:  # a 12-block checkpoint into a 4-block model: say which blocks are not used
+        logger.warning("%s: blocks %d-%d of the checkpoint are not loaded: the model has %d blocks "
+                       "(MODEL.VIT.DEPTH)", path, beyond[0], beyond[-1], beyond[0])
     if not loaded:
         raise ConfigError(f"{key}: '{path}' holds no ViT weight this backbone can use "
                           f"(expected timm names like patch_embed.proj.weight, blocks.0.attn.qkv.weight)")

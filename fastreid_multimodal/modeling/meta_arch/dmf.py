@@ -9,6 +9,7 @@ from fastreid.utils import events
 from ...data.multimodal import IMAGE, MODALITIES, TEXT, build_multimodal_train_loader
 from ...errors import ConfigError
 from ..losses import build_losses
+from .batches import require_multimodal_batch
 from .normalization import PixelNormalization
 
 
@@ -68,6 +69,7 @@ class DMF(PixelNormalization):
             images = batch["images"] if isinstance(batch, dict) else batch
             feats = self.backbone.forward_image(self.preprocess_image(images))
             return self.heads(feats[..., None, None])
+        require_multimodal_batch(batch, "DMF")
         targets = batch["targets"].to(self.device)
         self.count_samples(batch["modality"])
         outputs = self.heads(self.features(batch)[..., None, None], targets)

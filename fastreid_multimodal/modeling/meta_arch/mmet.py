@@ -40,9 +40,10 @@ from ...errors import ConfigError
 from ..heads import ImageTextMatchingHead, MaskedPatchHead, MaskedTokenHead
 from ..losses import build_losses
 from ..losses.image_text_matching import mine_negatives
+from .batches import require_multimodal_batch
 from .normalization import PixelNormalization
 
-logger = logging.getLogger("fastreid_multimodal")
+logger = logging.getLogger("fastreid.multimodal")
 EVAL_FEATURES = ("image", "fusion")
 CE, TRI, GC = "CrossEntropyLoss", "TripletLoss", "GlobalContrastive"
 MIM, MLM, MMM, ITM = ("MaskedImageModeling", "MaskedLanguageModeling", "MaskedMultimodalModeling",
@@ -313,6 +314,7 @@ class MMET(PixelNormalization):
         if not self.training:
             images = batch["images"] if isinstance(batch, dict) else batch
             return self.image_features(images)
+        require_multimodal_batch(batch, "MMET")
         targets = batch["targets"].to(self.device)
         clean = self.encode(batch)
         losses = self.reid_losses(self.reid_groups(clean, targets))

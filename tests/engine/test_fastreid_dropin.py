@@ -1,0 +1,124 @@
+"""The backbone in a FastReID user's own script: FastReID's train_net shape (get_cfg, default_setup,
+DefaultTrainer) plus `import fastreid_multimodal`, with a Bagtricks-style config that names
+build_dmf_vit_backbone. CPU fallback, seed, SynthPerson keys and the project's log lines work there
+too; what needs MultimodalTrainer says so."""
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from fastreid.config import get_cfg
+from fastreid.modeling.meta_arch import build_model
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+TINY_VIT = ["MODEL.BACKBONE.FEAT_DIM", "32", "MODEL.VIT.EMBED_DIM", "32", "MODEL.VIT.DEPTH", "1",
+            "MODEL.VIT.NUM_HEADS", "2", "MODEL.BACKBONE.STRIDE_SIZE", "(16, 16)",
+            "INPUT.SIZE_TRAIN", "[64, 32]", "INPUT.SIZE_TEST", "[64, 32]"]
+
+
+def bagtricks_config(tmp_path, meta="Baseline"):
+    """FastReID's Bagtricks shape with the DMF ViT swapped in (no MODEL.DEVICE: cuda by default)."""
+    path = tmp_path / "bagtricks_vit.yml"
+    path.write_text(f"""MODEL:
+  META_ARCHITECTURE: {meta}
+  BACKBONE:
+    NAME: build_dmf_vit_backbone
+    PRETRAIN: False
+  HEADS:
+    NAME: EmbeddingHead
+    NORM: BN
+    WITH_BNNECK: True
+    POOL_LAYER: Identity
+    NECK_FEAT: before
+    CLS_LAYER: Linear
+  LOSSES:
+    NAME: ("CrossEntropyLoss", "TripletLoss")
+DATASETS:
+  NAMES: ("SynthPersonCampus",)
+  TESTS: ("SynthPersonCampus",)
+  SYNTH:
+    NUM_IDS: 8
+    IMAGES_PER_ID: 6
+    SIZE: [64, 32]
+DATALOADER:
+  SAMPLER_TRAIN: NaiveIdentitySampler
+  NUM_INSTANCE: 2
+  NUM_WORKERS: 0
+SOLVER:
+  OPT: Adam
+  BASE_LR: 0.001
+  MAX_EPOCH: 2
+  IMS_PER_BATCH: 8
+  CHECKPOINT_PERIOD: 1
+TEST:
+  EVAL_PERIOD: 1
+  IMS_PER_BATCH: 16
+SEED: 5
+""")
+    return str(path)
+
+
+def fastreid_script(config, output_dir, datasets, *opts):
+    env = dict(os.environ, FASTREID_DATASETS=str(datasets), OMP_NUM_THREADS="2")
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+    return subprocess.run([sys.executable, os.path.join(HERE, "fastreid_style_train_net.py"),
+                           "--config-file", config, *TINY_VIT, *opts, "OUTPUT_DIR", str(output_dir)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU fallback")
+def test_defaulttrainer_trains_the_backbone_on_cpu_with_seed_synth_keys_and_log_lines(tmp_path):
+    config = bagtricks_config(tmp_path)
+    runs = [fastreid_script(config, tmp_path / f"out{i}", tmp_path / "data") for i in (0, 1)]
+    for run in runs:
+        assert run.returncode == 0, run.stderr[-3000:]
+    log = open(tmp_path / "out0" / "log.txt").read()
+    assert "No CUDA device: MODEL.DEVICE cuda -> cpu" in log  # the project's lines reach log.txt
+    assert "SEED + rank = 5" in log
+    # DATASETS.SYNTH.NUM_IDS reached the data set FastReID's loader built
+    campus = tmp_path / "data" / "SynthPerson" / "campus" / "images"
+    assert len({name.split("_")[0] for name in os.listdir(campus)}) == 8
+    # SEED: two runs, the same weights
+    a = torch.load(tmp_path / "out0" / "model_final.pth", map_location="cpu")["model"]
+    b = torch.load(tmp_path / "out1" / "model_final.pth", map_location="cpu")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_dmf_under_defaulttrainer_names_the_trainer_to_use(tmp_path):
+    run = fastreid_script(bagtricks_config(tmp_path, meta="DMF"), tmp_path / "out", tmp_path / "data",
+                          "MODEL.TEXT.MAX_LENGTH", "16", "TEST.EVAL_PERIOD", "0")
+    assert run.returncode != 0
+    assert "MultimodalTrainer" in run.stderr and "KeyError: 'modality'" not in run.stderr
+
+
+def _cfg(*opts):
+    cfg = get_cfg()  # FastReID's own defaults: the project's keys are already there
+    cfg.merge_from_list(["MODEL.BACKBONE.NAME", "build_dmf_vit_backbone", "MODEL.DEVICE", "cpu",
+                         "MODEL.HEADS.NUM_CLASSES", "4", "MODEL.HEADS.POOL_LAYER", "Identity",
+                         *opts])
+    return cfg
+
+
+def test_image_only_baseline_leaves_the_text_path_out():
+    image_only = build_model(_cfg(*TINY_VIT))
+    assert not any("text" in name for name, _ in image_only.named_parameters())
+    with_text = build_model(_cfg(*TINY_VIT, "MODEL.TEXT.PATH", "on"))
+    assert any(name.startswith("backbone.text_") for name, _ in with_text.named_parameters())
+    with pytest.raises(Exception, match="MODEL.TEXT.PATH"):
+        image_only.backbone.forward_text(torch.ones(1, 3, dtype=torch.long),
+                                         torch.ones(1, 3, dtype=torch.bool))
+
+
+def test_fastreid_vit_depth_names_the_size_or_one_error_names_both_keys():
+    cfg = _cfg("MODEL.BACKBONE.DEPTH", "small", "MODEL.BACKBONE.FEAT_DIM", "768",
+               "INPUT.SIZE_TRAIN", "[64, 32]", "INPUT.SIZE_TEST", "[64, 32]")
+    backbone = build_model(cfg).backbone
+    assert len(backbone.blocks) == 8 and backbone.blocks[0].attn.num_heads == 8
+    assert backbone.blocks[0].attn.qkv.bias is None  # FastReID's ViT-small: no qkv bias
+    with pytest.raises(Exception, match="MODEL.BACKBONE.DEPTH.*MODEL.VIT.DEPTH"):
+        build_model(_cfg("MODEL.BACKBONE.DEPTH", "small", "MODEL.VIT.DEPTH", "2",
+                         "MODEL.BACKBONE.FEAT_DIM", "768"))
+    with pytest.raises(Exception, match="MODEL.BACKBONE.FEAT_DIM.*MODEL.VIT.EMBED_DIM"):
+        build_model(_cfg("MODEL.BACKBONE.FEAT_DIM", "2048"))
