@@ -176,3 +176,24 @@ def chunked_evaluate_rank(query, gallery, q_pids, g_pids, q_camids, g_camids, me
     first = torch.cat(first_hits)
     cmc = (torch.arange(max_rank, device=device)[None, :] >= first[:, None]).double().mean(0)
     return (cmc.float().cpu().numpy(), torch.cat(all_ap).tolist(), torch.cat(all_inp).tolist())
+
+
+@torch.no_grad()
+def chunked_topk(query, gallery, k, metric="cosine", chunk_size=256):
+    """(distances, indices), each (Nq, k), nearest first, by the evaluation's distances, a chunk
+    of queries at a time (text->image search uses this: one engine for ranking and search)."""
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    query, gallery = query.float(), gallery.float()
+    if metric == "cosine":
+        query, gallery = F.normalize(query, dim=1), F.normalize(gallery, dim=1)
+    gallery_sq = gallery.pow(2).sum(1) if metric == "euclidean" else None
+    k = min(k, gallery.shape[0])
+    distances, indices = [], []
+    for start in range(0, query.shape[0], chunk_size):
+        dist = _distances(query[start:start + chunk_size], gallery, metric, gallery_sq)
+        d, i = torch.topk(dist, k, dim=1, largest=False, sorted=True)
+        distances.append(d)
+        indices.append(i)
+    return torch.cat(distances), torch.cat(indices)
+

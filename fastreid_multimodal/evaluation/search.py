@@ -1,12 +1,14 @@
-"""Text->image search: a faiss inner-product index over L2-normalised image features, queried
-with the model's text features (DMF: the shared encoder's text [cls] + BNNeck; MMET:
-``text_features``). The gallery is a folder of images (searched recursively) or a registered
+"""Text->image search: cosine similarity between the model's text features (DMF: the shared
+encoder's text [cls] + BNNeck; MMET: ``text_features``) and the gallery's image features, by the
+evaluation's own chunked engine (``chunked_ranking.chunked_topk``). The gallery is a folder of images (searched recursively) or a registered
 data set (its query + gallery images)."""
 import os
 
 import numpy as np
+import torch
 
 from ..errors import ConfigError, UserError
+from .chunked_ranking import chunked_topk
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -30,27 +32,12 @@ def gallery_paths(cfg, gallery):
     return paths
 
 
-def _normalised(feats):
-    feats = np.ascontiguousarray(np.asarray(feats, dtype=np.float32))
-    if feats.ndim == 1:
-        feats = feats[None]
-    return feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
-
-
-def build_index(image_feats):
-    """faiss.IndexFlatIP over the L2-normalised features (inner product = cosine)."""
-    import faiss
-    feats = _normalised(image_feats)
-    index = faiss.IndexFlatIP(feats.shape[1])
-    index.add(feats)
-    return index
-
-
-def search(index, query_feats, topk):
-    """(scores, indices), each (Nq, k), best first (k is capped at the index size)."""
-    k = min(topk, index.ntotal)
-    scores, ids = index.search(_normalised(query_feats), k)
-    return scores, ids
+def search(gallery_feats, query_feats, topk):
+    """(cosine scores, indices), each (Nq, k), best first (k is capped at the gallery size)."""
+    gallery = torch.as_tensor(np.asarray(gallery_feats, dtype=np.float32))
+    query = torch.as_tensor(np.asarray(query_feats, dtype=np.float32))
+    distances, ids = chunked_topk(query.reshape(-1, gallery.shape[1]), gallery, topk, "cosine")
+    return (1 - distances).numpy(), ids.numpy()
 
 
 def search_text(cfg, model, paths, sentence, topk=5, image_feats=None):
@@ -60,9 +47,9 @@ def search_text(cfg, model, paths, sentence, topk=5, image_feats=None):
         raise UserError("--query: empty sentence")
     if image_feats is None:
         image_feats = extract_features(cfg, model, paths)
-    index = build_index(image_feats.numpy() if hasattr(image_feats, "numpy") else image_feats)
+    image_feats = image_feats.numpy() if hasattr(image_feats, "numpy") else image_feats
     query = text_features(cfg, model, [sentence])
-    scores, ids = search(index, query.numpy(), topk)
+    scores, ids = search(image_feats, query.numpy(), topk)
     return [(paths[i], float(s)) for i, s in zip(ids[0], scores[0])]
 
 

@@ -1,4 +1,5 @@
-"""tools/search.py and fastreid_multimodal.evaluation.search: faiss text->image search.
+"""tools/search.py and fastreid_multimodal.evaluation.search: text->image search on the
+evaluation's chunked engine.
 
 The ranking itself is tested at the feature level (an untrained tiny model gives no meaningful
 text->image order); the command line is run end to end on a tiny untrained DMF checkpoint."""
@@ -14,9 +15,8 @@ from test_visualize import CONFIG, TINY, load_tool, tiny_run  # noqa: F401
 def test_exact_match_first_and_scores_descending():
     rng = np.random.default_rng(0)
     gallery = rng.normal(size=(50, 16)).astype(np.float32) * rng.uniform(0.5, 3, (50, 1))
-    index = srch.build_index(gallery)
     query = gallery[17] * 4 + rng.normal(scale=0.01, size=16)  # the scale must not matter
-    scores, ids = srch.search(index, query, topk=5)
+    scores, ids = srch.search(gallery, query, topk=5)
     assert ids.shape == (1, 5) and ids[0, 0] == 17
     assert scores[0, 0] == pytest.approx(1, abs=1e-3)
     assert np.all(np.diff(scores[0]) <= 1e-7)
@@ -25,7 +25,7 @@ def test_exact_match_first_and_scores_descending():
 
 
 def test_topk_is_capped_by_the_gallery():
-    scores, ids = srch.search(srch.build_index(np.eye(3)), np.ones(3), topk=10)
+    scores, ids = srch.search(np.eye(3), np.ones(3), topk=10)
     assert ids.shape == (1, 3)
 
 
