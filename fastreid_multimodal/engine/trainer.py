@@ -2,7 +2,6 @@
 import glob
 import logging
 import os
-from collections import OrderedDict
 
 from fastreid.data import build_reid_test_loader, build_reid_train_loader
 from fastreid.data.build import _test_loader_from_config
@@ -19,7 +18,7 @@ from ..data.resumable import (SeededBatchSampler, SeededDataset, TrainingRandomS
                               restore_generators)
 from ..safe_load import load_weights
 from ..evaluation.chunked_evaluator import EVALUATORS, ChunkedReidEvaluator
-from ..evaluation.results import format_table, write_results
+from ..evaluation.results import format_table, results_per_target, write_results
 
 logger = logging.getLogger("fastreid.multimodal")
 
@@ -107,7 +106,7 @@ class MultimodalTrainer(DefaultTrainer):
         tests = list(cfg.DATASETS.TESTS)
         if not tests:  # e.g. pre-training on FineGPR: nothing to evaluate
             return results
-        per_target = OrderedDict(results) if len(tests) > 1 else OrderedDict([(tests[0], results)])
+        per_target = results_per_target(cfg, results)
         meta_arch = META_ARCH_REGISTRY.get(cfg.MODEL.META_ARCHITECTURE)
         if hasattr(meta_arch, "extra_test"):  # MMET: text->image retrieval (text2image/* keys)
             for name, metrics in meta_arch.extra_test(cfg, model).items():

@@ -2,6 +2,7 @@
 import json
 import numbers
 import os
+from collections import OrderedDict
 
 from ..compat import atomic_write_text
 
@@ -16,6 +17,14 @@ def format_table(results):
         cells = [f"{float(metrics[key]):.1f}" if key in metrics else "-" for key, _ in COLUMNS]
         lines.append(f"| {target} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def results_per_target(cfg, results):
+    """{target: metrics} of FastReID's test() results (flat for a single DATASETS.TESTS entry)."""
+    tests = list(cfg.DATASETS.TESTS)
+    if len(tests) == 1 and not isinstance(next(iter(results.values()), None), dict):
+        return OrderedDict([(tests[0], results)])
+    return OrderedDict(results)
 
 
 def write_results(results, output_dir):

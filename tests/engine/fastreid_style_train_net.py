@@ -1,10 +1,12 @@
-"""FastReID's own tools/train_net.py, as a FastReID user has it, plus one import: the drop-in case
+"""FastReID's own tools/train_net.py, as a FastReID user has it, plus the import and one hook: the drop-in case
 of test_fastreid_dropin.py (DefaultTrainer, FastReID's get_cfg / default_setup)."""
 import sys
 
 import fastreid_multimodal  # noqa: F401  (first: fastreid 1.4.0's imports need its patches)
 from fastreid.config import get_cfg
 from fastreid.engine import DefaultTrainer, default_argument_parser, default_setup, launch
+
+from fastreid_multimodal.engine import WriteResults
 
 
 def setup(args):
@@ -19,6 +21,7 @@ def setup(args):
 def main(args):
     cfg = setup(args)
     trainer = DefaultTrainer(cfg)
+    trainer.register_hooks([WriteResults(cfg)])  # results.md / results.json
     trainer.resume_or_load(resume=args.resume)
     return trainer.train()
 

@@ -2,6 +2,7 @@
 DefaultTrainer) plus `import fastreid_multimodal`, with a Bagtricks-style config that names
 build_dmf_vit_backbone. CPU fallback, seed, SynthPerson keys and the project's log lines work there
 too; what needs MultimodalTrainer says so."""
+import json
 import os
 import subprocess
 import sys
@@ -80,6 +81,8 @@ def test_defaulttrainer_trains_the_backbone_on_cpu_with_seed_synth_keys_and_log_
     # DATASETS.SYNTH.NUM_IDS reached the data set FastReID's loader built
     campus = tmp_path / "data" / "SynthPerson" / "campus" / "images"
     assert len({name.split("_")[0] for name in os.listdir(campus)}) == 8
+    results = json.load(open(tmp_path / "out0" / "results.json"))
+    assert 0 <= results["SynthPersonCampus"]["mAP"] <= 100  # WriteResults under DefaultTrainer
     # SEED: two runs, the same weights
     a = torch.load(tmp_path / "out0" / "model_final.pth", map_location="cpu")["model"]
     b = torch.load(tmp_path / "out1" / "model_final.pth", map_location="cpu")["model"]
