@@ -38,6 +38,9 @@ def main(argv=None):
                         help="where the per-seed results JSON is written (default docs/results)")
     parser.add_argument("--report", action="store_true",
                         help="only print the table from the results JSON; train nothing")
+    parser.add_argument("--collect", action="store_true",
+                        help="write the results JSON and table from the runs finished so far "
+                             "(each row over its own finished seeds); train nothing")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides for every run")
     args = parser.parse_args(argv)
     seeds = args.seeds or ([0, 1, 2, 3, 4] if args.synthetic else [0])
@@ -62,10 +65,13 @@ def main(argv=None):
             return 2
     if args.dry_run:
         return 0
+    if args.collect:
+        if not any(r.done for r in runs):
+            raise SystemExit(f"error: no run of {name} has finished under {args.output_dir}")
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
     started = time.time()
-    trained = reproduce.execute(runs, jobs=args.jobs)
+    trained = {} if args.collect else reproduce.execute(runs, jobs=args.jobs)
     if trained:
         print(f"trained {len(trained)} runs in {time.time() - started:.0f} s wall "
               f"({sum(trained.values()):.0f} s summed over runs, --jobs {args.jobs})")

@@ -79,6 +79,21 @@ def test_collect_means_over_seeds_and_skips_done_runs(tmp_path):
     assert "25.0±7.1 | 23.4 | +1.6" in text and "seeds [0, 1]" in text
 
 
+def test_collect_writes_the_json_of_finished_runs_and_trains_nothing(tmp_path, tool):
+    out, results = tmp_path / "out", tmp_path / "results"
+    _, runs = reproduce.plan("mmet-2", str(out), synthetic=True, seeds=(0, 1))
+    done = runs[0]  # MIM only, seed 0; nothing else has finished
+    os.makedirs(done.output_dir)
+    json.dump({"SynthPersonCampus": {MAP: 12.5, R1: 30.0}},
+              open(os.path.join(done.output_dir, "results.json"), "w"))
+    run = tool("reproduce.py", "--table", "mmet-2", "--synthetic", "--seeds", "0", "1", "--collect",
+               "--output-dir", str(out), "--results-dir", str(results))
+    assert run.returncode == 0, run.stderr
+    data = json.load(open(results / "mmet-2-synthetic.json"))
+    assert data["seeds"] == [0] and data["rows"]["MIM only"]["SynthPersonCampus"]["mAP"] == [12.5]
+    assert sorted(os.listdir(out / "mmet-2-synthetic")) == ["mim_only_s0"]  # nothing trained
+
+
 def test_dry_run_from_the_command_line(tool):
     for name in ("dmf-1", "mmet-2"):  # every table's planning is covered in-process above
         run = tool("reproduce.py", "--table", name, "--dry-run")
