@@ -569,34 +569,18 @@ def test_train_loader_and_text_retrieval_on_synthperson(tmp_path, monkeypatch):
 
 def test_itm_learns_to_tell_matching_from_mismatched_captions():
     """Four identities with distinct colours and captions, the full loss set: ITM goes from chance
-    (labels 1:2, entropy 0.64) to well below it. Run on one thread with fixed seeds, so the
-    trajectory is the same whatever the machine's thread count or the tests run before."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        model = tiny_mmet()
-        model.train()
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-        g = torch.Generator().manual_seed(1)
-        colours = torch.tensor([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0]], dtype=torch.float)
-        words = torch.randint(1000, 2000, (4, 8), generator=g)
-        pids = torch.arange(16) % 4
-        ids = torch.cat([torch.full((16, 1), 101), words[pids], torch.full((16, 1), 102)], 1)
-        itm = []
-        for step in range(90):
-            images = colours[pids][:, :, None, None].expand(16, 3, 64, 32) * 0.7 + \
-                torch.rand(16, 3, 64, 32, generator=g) * 76
-            batch = {"modality": torch.full((16,), PAIR), "targets": pids, "images": images,
-                     "text_ids": ids, "text_mask": torch.ones_like(ids, dtype=torch.bool)}
-            torch.manual_seed(step)  # the ITM negatives' draw
-            with EventStorage(0):
-                losses = model(batch)
-            optimizer.zero_grad()
-            sum(losses.values()).backward()
-            optimizer.step()
-            itm.append(losses["loss_itm"].item())
-    finally:
-        torch.set_num_threads(threads)
+    (labels 1:2, entropy 0.64) to well below it. Run in a fresh process on one thread with fixed
+    seeds (itm_toy_probe.py), so the trajectory is the same whatever the machine's thread count or
+    the tests run before (in the full suite an earlier in-process test changed it)."""
+    import json
+    import subprocess
+    import sys
+    probe = os.path.join(os.path.dirname(os.path.abspath(__file__)), "itm_toy_probe.py")
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(probe)))
+    run = subprocess.run([sys.executable, probe], capture_output=True, text=True, timeout=600,
+                         cwd=repo, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert run.returncode == 0, run.stderr[-3000:]
+    itm = json.loads(run.stdout.strip().splitlines()[-1])
     assert itm[0] > 0.55 and sum(itm[-5:]) / 5 < 0.3, itm
 
 
