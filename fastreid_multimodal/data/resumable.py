@@ -78,12 +78,16 @@ class SeededDataset(Dataset):
         if get_worker_info() is not None:
             seed_generators(seeds)
             return self.dataset[index]
-        state = capture_generators()
+        # main process: put the training generators back (native states: no checkpoint conversion
+        # on this per-sample path)
+        state = random.getstate(), np.random.get_state(), torch.get_rng_state()
         try:
             seed_generators(seeds)
             return self.dataset[index]
         finally:
-            restore_generators(state)
+            random.setstate(state[0])
+            np.random.set_state(state[1])
+            torch.set_rng_state(state[2])
 
 
 def capture_generators():
