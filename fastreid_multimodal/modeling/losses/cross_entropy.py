@@ -10,6 +10,8 @@ from .build import LOSS_REGISTRY
 class CrossEntropyLoss(nn.Module):
     """FastReID's cross_entropy_loss with MODEL.LOSSES.CE.{EPSILON, ALPHA, SCALE}."""
 
+    KEYS = ("loss_cls",)
+
     def __init__(self, cfg):
         super().__init__()
         ce = cfg.MODEL.LOSSES.CE

@@ -32,6 +32,8 @@ class GlobalContrastive(nn.Module):
     (N,)} -> {"loss_gc"}; empty with fewer than two identities among the pairs (no negative).
     MODEL.MMET.GC_WEIGHT, MODEL.MMET.GC_TEMPERATURE."""
 
+    KEYS = ("loss_gc",)
+
     def __init__(self, cfg):
         super().__init__()
         self.weight = cfg.MODEL.MMET.GC_WEIGHT

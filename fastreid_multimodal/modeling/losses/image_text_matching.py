@@ -34,6 +34,8 @@ class ImageTextMatching(nn.Module):
     """``outputs["itm"]`` = {"logits": (N, 2), "labels": (N,)} -> {"loss_itm"}; empty when the
     batch has no negative (pairs of a single identity). MODEL.MMET.ITM_WEIGHT."""
 
+    KEYS = ("loss_itm",)
+
     def __init__(self, cfg):
         super().__init__()
         self.weight = cfg.MODEL.MMET.ITM_WEIGHT

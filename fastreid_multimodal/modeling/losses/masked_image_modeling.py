@@ -24,6 +24,8 @@ def has_masked(outputs, key, sub=None):
 class MaskedImageModeling(nn.Module):
     """``outputs["mim"]`` (see ``masked_patch_loss``) -> {"loss_mim"}; MODEL.MMET.MIM_WEIGHT."""
 
+    KEYS = ("loss_mim",)
+
     def __init__(self, cfg):
         super().__init__()
         self.weight = cfg.MODEL.MMET.MIM_WEIGHT

@@ -18,6 +18,8 @@ def masked_token_loss(part):
 class MaskedLanguageModeling(nn.Module):
     """``outputs["mlm"]`` (see ``masked_token_loss``) -> {"loss_mlm"}; MODEL.MMET.MLM_WEIGHT."""
 
+    KEYS = ("loss_mlm",)
+
     def __init__(self, cfg):
         super().__init__()
         self.weight = cfg.MODEL.MMET.MLM_WEIGHT

@@ -12,6 +12,8 @@ class MaskedMultimodalModeling(nn.Module):
     """``outputs["mmm"]`` = {"image": like MIM's, "text": like MLM's} -> {"loss_mmm_image",
     "loss_mmm_text"} (each when the pairs have masked positions); MODEL.MMET.MMM_WEIGHT."""
 
+    KEYS = ("loss_mmm_image", "loss_mmm_text")
+
     def __init__(self, cfg):
         super().__init__()
         self.weight = cfg.MODEL.MMET.MMM_WEIGHT

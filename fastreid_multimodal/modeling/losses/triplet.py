@@ -9,6 +9,8 @@ from .build import LOSS_REGISTRY
 class TripletLoss(nn.Module):
     """FastReID's triplet_loss with MODEL.LOSSES.TRI.{MARGIN, NORM_FEAT, HARD_MINING, SCALE}."""
 
+    KEYS = ("loss_triplet",)
+
     def __init__(self, cfg):
         super().__init__()
         tri = cfg.MODEL.LOSSES.TRI

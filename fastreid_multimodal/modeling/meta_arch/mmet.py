@@ -38,7 +38,7 @@ from ...data.multimodal import IMAGE, TEXT
 from ...data.pairs import PAIR, build_pair_train_loader, check_probability
 from ...errors import ConfigError
 from ..heads import ImageTextMatchingHead, MaskedPatchHead, MaskedTokenHead
-from ..losses import build_losses
+from ..losses import build_losses, fill_absent_losses
 from ..losses.image_text_matching import mine_negatives
 from .batches import require_multimodal_batch
 from .normalization import PixelNormalization
@@ -335,4 +335,4 @@ class MMET(PixelNormalization):
         for name, loss_fn in self.loss_fns.items():
             if name not in REID_LOSSES:
                 losses.update(loss_fn(outputs, {**batch, "targets": targets}))
-        return losses
+        return fill_absent_losses(losses, self.loss_fns, self.device)
