@@ -19,6 +19,8 @@ import sys
 import types
 import warnings
 
+from .utils.io import atomic_torch_save, atomic_write_text
+
 logger = logging.getLogger(__name__)
 
 ORIGINALS = {}
@@ -457,23 +459,6 @@ def _fix_checkpoint_io():
     _replace(Checkpointer, "get_checkpoint_file", get_checkpoint_file)
     _replace(Checkpointer, "tag_last_checkpoint", tag_last_checkpoint)
     _replace(Checkpointer, "_load_file", _load_file)
-
-
-def atomic_torch_save(obj, path):
-    import torch
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_text(path, text):
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def _distributed_worker(local_rank, main_func, world_size, num_gpus_per_machine, machine_rank,

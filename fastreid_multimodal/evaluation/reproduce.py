@@ -17,6 +17,7 @@ import numpy as np
 
 from ..data.layouts import LAYOUTS, datasets_root, is_present
 from ..engine.defaults import load_config
+from ..utils.io import atomic_write_json, atomic_write_text
 from .paper_tables import TABLES, format_comparison
 
 TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -221,9 +222,7 @@ def write_results_json(table, runs, path, reference=None):
                                  for t, ms in targets.items()}
                           for name, targets in (reference or {}).items()}}
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path + ".tmp", "w") as f:
-        json.dump(data, f, indent=1)
-    os.replace(path + ".tmp", path)
+    atomic_write_json(path, data, indent=1)
     return data
 
 
@@ -284,8 +283,7 @@ def write_table(table, runs, path, reference=None):
     text = (f"## {table.title}\n\nours: mean over seeds {seeds}" + (" (±std)" if len(seeds) > 1 else "")
             + legend + "\n\n" + format_comparison(table, mean, std, reference) + "\n")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
+    atomic_write_text(path, text)
     return text
 
 

@@ -4,7 +4,7 @@ import numbers
 import os
 from collections import OrderedDict
 
-from ..compat import atomic_write_text
+from ..utils.io import atomic_write_text
 
 COLUMNS = (("Rank-1", "R1"), ("Rank-5", "R5"), ("Rank-10", "R10"), ("mAP", "mAP"), ("mINP", "mINP"))
 
