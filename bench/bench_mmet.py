@@ -44,8 +44,7 @@ def build(name, args):
 
 def make_batch(name, args, num_patches):
     import torch
-    from fastreid_multimodal.data.multimodal import IMAGE, TEXT
-    from fastreid_multimodal.data.pairs import PAIR
+    from fastreid_multimodal.data.samples import IMAGE, PAIR, TEXT
     n, (h, w) = args.batch, args.image_size
     if name.startswith("MMET"):
         modality = torch.tensor([PAIR, PAIR, IMAGE, TEXT] * (n // 4))

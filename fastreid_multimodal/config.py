@@ -1,6 +1,8 @@
 """Every config key fastreid-multimodal adds to FastReID's defaults, each with a one-line comment."""
 from fastreid.config import CfgNode as CN
 
+from .errors import ConfigError
+
 
 _active = None
 
@@ -84,3 +86,61 @@ def add_multimodal_config(cfg):
     _C.TEST.RESULTS = CN()
     _C.TEST.RESULTS.WRITE = True  # write results.md / results.json (R1/R5/R10/mAP per target) to OUTPUT_DIR
     return cfg
+
+
+# -- allowed values of the keys above, checked before anything is built ------------------------
+MASK_MODES = ("foreground", "random")  # MODEL.MMET.MASK_MODE
+MMET_EVAL_FEATURES = ("image", "fusion")  # MODEL.MMET.EVAL_FEATURE
+MMET_LOSSES = ("CrossEntropyLoss", "TripletLoss", "GlobalContrastive", "MaskedImageModeling",
+               "MaskedLanguageModeling", "MaskedMultimodalModeling", "ImageTextMatching")  # MODEL.LOSSES.NAME of MMET
+MMET_WEIGHT_KEYS = ("MODEL.MMET.MIM_WEIGHT", "MODEL.MMET.MLM_WEIGHT", "MODEL.MMET.MMM_WEIGHT",
+                    "MODEL.MMET.ITM_WEIGHT", "MODEL.MMET.GC_WEIGHT", "MODEL.LOSSES.CE.SCALE",
+                    "MODEL.LOSSES.TRI.SCALE")
+
+
+def check_ratio(value, key):
+    """A masking ratio must lie strictly between 0 and 1."""
+    if not 0.0 < float(value) < 1.0:
+        raise ConfigError(f"{key} must be in (0, 1) (a fraction of the patches/tokens), got {value}")
+    return float(value)
+
+
+def check_probability(value, key):
+    if not 0.0 <= float(value) <= 1.0:
+        raise ConfigError(f"{key} must be a probability in [0, 1], got {value}")
+    return float(value)
+
+
+def check_choice(value, allowed, key):
+    if value not in allowed:
+        raise ConfigError(f"{key} must be one of {allowed}, got {value!r}")
+    return value
+
+
+def _value(cfg, key):
+    node = cfg
+    for part in key.split("."):
+        node = getattr(node, part)
+    return node
+
+
+def check_mmet_config(cfg):
+    """MODEL.MMET values (and MMET's loss names) that must be right before data or model is built."""
+    mmet = cfg.MODEL.MMET
+    check_ratio(mmet.IMAGE_MASK_RATIO, "MODEL.MMET.IMAGE_MASK_RATIO")
+    check_ratio(mmet.TEXT_MASK_RATIO, "MODEL.MMET.TEXT_MASK_RATIO")
+    check_probability(mmet.PAIR_PROB, "MODEL.MMET.PAIR_PROB")
+    check_probability(mmet.SPLIT_PROB, "MODEL.MMET.SPLIT_PROB")
+    check_choice(mmet.MASK_MODE, MASK_MODES, "MODEL.MMET.MASK_MODE")
+    check_choice(mmet.EVAL_FEATURE, MMET_EVAL_FEATURES, "MODEL.MMET.EVAL_FEATURE")
+    unknown = [n for n in cfg.MODEL.LOSSES.NAME if n not in MMET_LOSSES]
+    if unknown:
+        raise ConfigError(f"MODEL.LOSSES.NAME: {unknown} is not an MMET loss; allowed: "
+                          f"{list(MMET_LOSSES)}")
+    for key in MMET_WEIGHT_KEYS:
+        if float(_value(cfg, key)) < 0:
+            raise ConfigError(f"{key} must be a non-negative loss weight (>= 0), got {_value(cfg, key)}")
+    if float(mmet.FUSION_LR_FACTOR) <= 0:
+        raise ConfigError(f"MODEL.MMET.FUSION_LR_FACTOR must be > 0, got {mmet.FUSION_LR_FACTOR}")
+    if float(mmet.GC_TEMPERATURE) <= 0:
+        raise ConfigError(f"MODEL.MMET.GC_TEMPERATURE must be > 0, got {mmet.GC_TEMPERATURE}")

@@ -16,7 +16,6 @@ import json
 import logging
 import os
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
@@ -29,13 +28,6 @@ logger = logging.getLogger("fastreid.multimodal")
 
 WEATHERS = ("Sunny", "Clouds", "Overcast", "Foggy", "Neutral", "Blizzard", "Snowlight")
 ILLUMINATIONS = ("Midnight", "Dawn", "Forenoon", "Noon", "Afternoon", "Dusk", "Night")
-
-
-@dataclass(frozen=True)
-class Caption:
-    """A text sample: what FastReID's (item, pid, camid) tuples hold in place of an image path."""
-    text: str
-    image: str = ""  # the image it describes ("" when unpaired)
 
 
 class SkipLog:

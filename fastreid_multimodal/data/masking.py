@@ -33,17 +33,11 @@ import torch.nn.functional as F
 import torchvision.transforms.functional as TF
 from PIL import Image
 
+from ..config import MASK_MODES, check_choice, check_ratio
 from ..errors import ConfigError
+from .samples import IMAGE, PAIR, TEXT
 
-MASK_MODES = ("foreground", "random")
 PRIOR_SEMI_AXES = (0.45, 0.25)  # (height, width) fractions of the prior ellipse
-
-
-def check_ratio(value, key):
-    """A masking ratio must lie strictly between 0 and 1."""
-    if not 0.0 < float(value) < 1.0:
-        raise ConfigError(f"{key} must be in (0, 1) (a fraction of the patches/tokens), got {value}")
-    return float(value)
 
 
 def patch_grid(img_size, patch_size, stride):
@@ -90,8 +84,7 @@ class PatchMasker:
 
     def __init__(self, ratio, mode="foreground", patch_size=16, stride=16, img_size=(256, 128),
                  threshold=0.5, ratio_key="MODEL.MMET.IMAGE_MASK_RATIO"):
-        if mode not in MASK_MODES:
-            raise ConfigError(f"MODEL.MMET.MASK_MODE must be one of {MASK_MODES}, got {mode!r}")
+        check_choice(mode, MASK_MODES, "MODEL.MMET.MASK_MODE")
         self.ratio = check_ratio(ratio, ratio_key)
         self.mode, self.patch_size, self.stride = mode, patch_size, stride
         self.img_size, self.threshold = tuple(img_size), threshold
@@ -207,3 +200,14 @@ class TokenMasker:
 
 def build_token_masker(cfg, tokenizer):
     return TokenMasker(cfg.MODEL.MMET.TEXT_MASK_RATIO, tokenizer)
+
+
+def masked_modalities(cfg):
+    """(modalities whose patches are masked, modalities whose tokens are masked): what the
+    configured MMET losses predict (MIM: unpaired images, MLM: unpaired texts, MMM: pairs)."""
+    names = set(cfg.MODEL.LOSSES.NAME)
+    images = [m for m, loss in ((IMAGE, "MaskedImageModeling"), (PAIR, "MaskedMultimodalModeling"))
+              if loss in names]
+    texts = [m for m, loss in ((TEXT, "MaskedLanguageModeling"), (PAIR, "MaskedMultimodalModeling"))
+             if loss in names]
+    return images, texts

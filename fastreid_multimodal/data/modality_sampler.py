@@ -11,7 +11,7 @@ from fastreid.data.samplers import NaiveIdentitySampler
 from fastreid.data.samplers.triplet_sampler import reorder_index
 
 from ..errors import ConfigError
-from .finegpr_folder import Caption
+from .samples import Caption
 
 
 def is_caption(item):

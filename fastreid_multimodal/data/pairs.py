@@ -20,24 +20,13 @@ from dataclasses import dataclass
 
 import torch
 from fastreid.data.data_utils import read_image
-from fastreid.data.datasets import DATASET_REGISTRY
 from fastreid.data.transforms import build_transforms
-from fastreid.utils import comm
 
-from ..errors import ConfigError
-from .finegpr_folder import Caption
-from .layouts import datasets_root
-from .masking import JointFlipPad, build_patch_masker, build_token_masker, load_foreground
-from .multimodal import IMAGE, TEXT, MultimodalCollate, MultimodalDataset, identity_batch_loader
-from .text import build_tokenizer
+from .masking import JointFlipPad, load_foreground
+from .multimodal import MultimodalCollate, MultimodalDataset
+from .samples import IMAGE, PAIR, TEXT, Caption, Pair
 
 logger = logging.getLogger("fastreid.multimodal")
-PAIR = 2
-
-
-@dataclass(frozen=True)
-class Pair(Caption):
-    """An image (``image``, its path) with its caption (``text``): one paired sample."""
 
 
 @dataclass
@@ -52,12 +41,6 @@ class PairingStats:
         return (f"{self.captioned} captioned images (per load: pair {pair * (1 - split):.2f}, "
                 f"unpaired image {1 - pair + pair * split / 2:.2f}, unpaired text "
                 f"{pair * split / 2:.2f}), {self.missing_caption} images without a caption")
-
-
-def check_probability(value, key):
-    if not 0.0 <= float(value) <= 1.0:
-        raise ConfigError(f"{key} must be a probability in [0, 1], got {value}")
-    return float(value)
 
 
 def pair_samples(train, caption_of, stats=None):
@@ -83,27 +66,6 @@ def draw_modality(pair_prob, split_prob, generator=None):
     if u[1] < split_prob:
         return TEXT if u[2] < 0.5 else IMAGE
     return PAIR
-
-
-def paired_items(cfg):
-    """MMET samples of DATASETS.NAMES, with their PairingStats (logged)."""
-    mmet = cfg.MODEL.MMET
-    stats = PairingStats(pair_prob=check_probability(mmet.PAIR_PROB, "MODEL.MMET.PAIR_PROB"),
-                         split_prob=check_probability(mmet.SPLIT_PROB, "MODEL.MMET.SPLIT_PROB"))
-    items = []
-    for name in cfg.DATASETS.NAMES:
-        data = DATASET_REGISTRY.get(name)(root=datasets_root(), dataset_cfg=cfg,
-                                          combineall=cfg.DATASETS.COMBINEALL)
-        if comm.is_main_process():
-            data.show_train()
-        before = stats.missing_caption
-        new, _ = pair_samples(data.train, getattr(data, "caption_of", {}), stats)
-        items.extend(new)
-        if stats.missing_caption > before:
-            logger.warning("%s: %d training images have no caption: image-only samples", name,
-                           stats.missing_caption - before)
-    logger.info("MMET samples: %s", stats)
-    return items, stats
 
 
 class PairDataset(MultimodalDataset):
@@ -193,20 +155,3 @@ def pair_transforms(cfg):
     plain.INPUT.FLIP.ENABLED = False
     plain.INPUT.PADDING.ENABLED = False
     return build_transforms(plain, is_train=True), JointFlipPad.from_config(cfg)
-
-
-def build_pair_train_loader(cfg, mask_images_of=(), mask_texts_of=()):
-    """MMET's training loader; patches of ``mask_images_of`` modalities and tokens of
-    ``mask_texts_of`` modalities are masked (e.g. (IMAGE, PAIR) for MIM + MMM)."""
-    items, stats = paired_items(cfg)
-    tokenizer = build_tokenizer(cfg.MODEL.TEXT.TOKENIZER)
-    transform, joint = pair_transforms(cfg)
-    train_set = PairDataset(
-        items, transform, tokenizer, cfg.MODEL.TEXT.MAX_LENGTH, joint,
-        build_patch_masker(cfg) if mask_images_of else None,
-        build_token_masker(cfg, tokenizer) if mask_texts_of else None,
-        mask_images_of, mask_texts_of, stats.pair_prob, stats.split_prob)
-    train_set.pairing = stats
-    logger.info("Training samples: %d captioned + %d uncaptioned images of %d identities",
-                train_set.num_pairs, len(train_set) - train_set.num_pairs, train_set.num_classes)
-    return identity_batch_loader(cfg, train_set, PairCollate(train_set.pad_id))

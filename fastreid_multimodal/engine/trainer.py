@@ -1,26 +1,29 @@
-"""MultimodalTrainer: FastReID's DefaultTrainer plus a per-target results table."""
+"""MultimodalTrainer: FastReID's DefaultTrainer whose ``build_*`` classmethods pick the training
+samples and the evaluators from the config (as FastReID's projects/FastAttr does); it also writes a
+per-target results table and resumes a killed run exactly."""
 import glob
 import logging
 import os
+from collections import OrderedDict
 
-from fastreid.data import build_reid_test_loader, build_reid_train_loader
+from fastreid.data import build_reid_test_loader
 from fastreid.data.build import _test_loader_from_config
 from fastreid.data.data_utils import DataLoaderX
 from fastreid.engine import DefaultTrainer
 from fastreid.evaluation import ReidEvaluator
 from fastreid.utils import comm
 
-from fastreid.modeling.meta_arch.build import META_ARCH_REGISTRY
-
-from ..errors import ConfigError
-from ..data.multimodal import check_identity_batches
+from ..data.build import build_train_loader
 from ..data.resumable import (SeededBatchSampler, SeededDataset, TrainingRandomState,
                               restore_generators)
-from ..safe_load import load_weights
+from ..errors import ConfigError
 from ..evaluation.chunked_evaluator import EVALUATORS, ChunkedReidEvaluator
 from ..evaluation.results import format_table, results_per_target, write_results
+from ..evaluation.text_retrieval import TextToImageEvaluator, format_text_table
+from ..utils.safe_load import load_weights
 
 logger = logging.getLogger("fastreid.multimodal")
+TEXT_QUERY_MODELS = ("MMET",)  # meta-architectures whose text_features() encode caption queries
 
 
 class MultimodalTrainer(DefaultTrainer):
@@ -35,14 +38,9 @@ class MultimodalTrainer(DefaultTrainer):
 
     @classmethod
     def build_train_loader(cls, cfg):
-        meta_arch = META_ARCH_REGISTRY.get(cfg.MODEL.META_ARCHITECTURE)
-        if hasattr(meta_arch, "build_train_loader"):  # DMF, MMET: their own sample lists
-            loader = meta_arch.build_train_loader(cfg)
-        else:
-            # dataset_cfg reaches our datasets' constructors (FastReID's own ignore it)
-            loader = build_reid_train_loader(cfg, combineall=cfg.DATASETS.COMBINEALL, dataset_cfg=cfg)
-            check_identity_batches(cfg, loader.dataset.num_classes)
-        return seeded_loader(loader, cfg.SEED)
+        """The samples the config's meta-architecture trains on (data.build), every one drawn
+        and augmented from its own seed."""
+        return seeded_loader(build_train_loader(cfg), cfg.SEED)
 
     @classmethod
     def build_optimizer(cls, cfg, model):
@@ -101,16 +99,38 @@ class MultimodalTrainer(DefaultTrainer):
         return data_loader, ChunkedReidEvaluator(cfg, num_query, output_dir, cfg.TEST.CHUNK_SIZE)
 
     @classmethod
+    def build_text_evaluator(cls, cfg, dataset_name):
+        """Text->image retrieval on ``dataset_name`` when the model encodes text queries and the
+        data set has them (captions as queries, its images as the gallery), else None."""
+        if cfg.MODEL.META_ARCHITECTURE not in TEXT_QUERY_MODELS or not cfg.MODEL.MMET.EVAL_TEXT2IMAGE:
+            return None
+        evaluator = TextToImageEvaluator(cfg, dataset_name)
+        return evaluator if evaluator.available else None
+
+    @classmethod
+    def test_text_to_image(cls, cfg, model):
+        """{target: {"text2image/Rank-1": ..., ...}} of every DATASETS.TESTS entry with text
+        queries (main process)."""
+        results = OrderedDict()
+        if not comm.is_main_process():
+            return results
+        for name in cfg.DATASETS.TESTS:
+            evaluator = cls.build_text_evaluator(cfg, name)
+            if evaluator is not None:
+                results[name] = evaluator.evaluate(model)
+        if results:
+            logger.info("Text->image retrieval:\n%s", format_text_table(results))
+        return results
+
+    @classmethod
     def test(cls, cfg, model):
         results = super().test(cfg, model)
         tests = list(cfg.DATASETS.TESTS)
         if not tests:  # e.g. pre-training on FineGPR: nothing to evaluate
             return results
         per_target = results_per_target(cfg, results)
-        meta_arch = META_ARCH_REGISTRY.get(cfg.MODEL.META_ARCHITECTURE)
-        if hasattr(meta_arch, "extra_test"):  # MMET: text->image retrieval (text2image/* keys)
-            for name, metrics in meta_arch.extra_test(cfg, model).items():
-                per_target[name].update(metrics)
+        for name, metrics in cls.test_text_to_image(cfg, model).items():
+            per_target[name].update(metrics)
         if comm.is_main_process() and per_target:
             logger.info("Results per target:\n%s", format_table(per_target))
             if cfg.TEST.RESULTS.WRITE and cfg.OUTPUT_DIR:

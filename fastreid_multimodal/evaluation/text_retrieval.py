@@ -16,11 +16,9 @@ import numpy as np
 import torch
 from fastreid.data.common import CommDataset
 from fastreid.data.build import fast_batch_collator
-from fastreid.data.datasets import DATASET_REGISTRY
 from fastreid.data.transforms import build_transforms
-from fastreid.utils import comm
 
-from ..data.layouts import datasets_root
+from ..data.build import build_dataset
 from ..data.text import text_tokenizer, tokenize
 from .chunked_evaluator import ranking_device
 from .chunked_ranking import chunked_evaluate_rank
@@ -57,7 +55,7 @@ class TextToImageEvaluator:
     def __init__(self, cfg, dataset_name, dataset=None):
         self.cfg, self.name = cfg, dataset_name
         if dataset is None:
-            dataset = DATASET_REGISTRY.get(dataset_name)(root=datasets_root(), dataset_cfg=cfg)
+            dataset = build_dataset(cfg, dataset_name)
         self.queries = list(getattr(dataset, "text_queries", None) or [])
         gallery = getattr(dataset, "text_gallery", None)
         self.gallery = list(gallery) if gallery else list(dataset.query) + list(dataset.gallery)
@@ -110,17 +108,3 @@ def format_text_table(results):
         cells = [f"{metrics[PREFIX + c]:.1f}" if PREFIX + c in metrics else "-" for c in columns]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def evaluate_text_to_image(cfg, model):
-    """Text->image results of every DATASETS.TESTS entry that has text queries (main process)."""
-    results = OrderedDict()
-    if not comm.is_main_process():
-        return results
-    for name in cfg.DATASETS.TESTS:
-        evaluator = TextToImageEvaluator(cfg, name)
-        if evaluator.available:
-            results[name] = evaluator.evaluate(model)
-    if results:
-        logger.info("Text->image retrieval:\n%s", format_text_table(results))
-    return results

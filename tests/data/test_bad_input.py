@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from fastreid_multimodal.data.finegpr_folder import SkipLog, list_images
-from fastreid_multimodal.data.multimodal import check_identity_batches
+from fastreid_multimodal.data.build import check_identity_batches
 from fastreid_multimodal.engine import load_config
 from fastreid_multimodal.errors import ConfigError, DatasetNotFoundError
 

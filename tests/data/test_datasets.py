@@ -10,7 +10,7 @@ from fastreid.data.datasets import DATASET_REGISTRY
 from PIL import Image
 
 import fastreid_multimodal  # noqa: F401
-from fastreid_multimodal.data.finegpr_folder import Caption
+from fastreid_multimodal.data.samples import Caption
 from fastreid_multimodal.data.synth import generate_domain
 from fastreid_multimodal.engine import MultimodalTrainer, load_config
 

@@ -12,13 +12,13 @@ from PIL import Image
 
 import fastreid_multimodal  # noqa: F401
 from fastreid_multimodal.data.captions import parse_caption_line
-from fastreid_multimodal.data.finegpr_folder import Caption
+from fastreid_multimodal.data.samples import Caption
 from fastreid_multimodal.data.masking import (JointFlipPad, PatchMasker, TokenMasker,
                                               build_patch_masker, ellipse_prior,
                                               foreground_fraction, load_foreground, mask_path)
-from fastreid_multimodal.data.multimodal import IMAGE, TEXT
-from fastreid_multimodal.data.pairs import (PAIR, Pair, PairCollate, PairDataset, draw_modality,
-                                            pair_samples, paired_items)
+from fastreid_multimodal.data.samples import IMAGE, PAIR, TEXT, Pair
+from fastreid_multimodal.data.build import paired_items
+from fastreid_multimodal.data.pairs import PairCollate, PairDataset, draw_modality, pair_samples
 from fastreid_multimodal.data.synth import generate_domain
 from fastreid_multimodal.data.text import build_tokenizer
 from fastreid_multimodal.engine import load_config

@@ -3,7 +3,7 @@ import itertools
 
 import pytest
 
-from fastreid_multimodal.data.finegpr_folder import Caption
+from fastreid_multimodal.data.samples import Caption
 from fastreid_multimodal.data.modality_sampler import ModalityBalancedIdentitySampler
 from fastreid_multimodal.errors import ConfigError
 

@@ -7,8 +7,9 @@ import torch
 from fastreid.data.samplers import NaiveIdentitySampler
 from PIL import Image
 
-from fastreid_multimodal.data.finegpr_folder import Caption
-from fastreid_multimodal.data.multimodal import IMAGE, TEXT, MultimodalCollate, MultimodalDataset
+from fastreid_multimodal.data.samples import Caption
+from fastreid_multimodal.data.multimodal import MultimodalCollate, MultimodalDataset
+from fastreid_multimodal.data.samples import IMAGE, TEXT
 from fastreid_multimodal.data.text import build_tokenizer
 
 

@@ -9,7 +9,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fastreid_multimodal  # noqa: E402,F401
 from fastreid.utils.events import EventStorage  # noqa: E402
 
-from fastreid_multimodal.data.pairs import PAIR  # noqa: E402
+from fastreid_multimodal.data.samples import PAIR  # noqa: E402
 from test_mmet import tiny_mmet  # noqa: E402
 
 

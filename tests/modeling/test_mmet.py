@@ -10,9 +10,9 @@ import torch
 from fastreid.modeling.meta_arch import build_model
 from fastreid.utils.events import EventStorage
 
-from fastreid_multimodal.data.multimodal import IMAGE, TEXT
-from fastreid_multimodal.data.pairs import PAIR
-from fastreid_multimodal.engine import load_config
+from fastreid_multimodal.data.build import build_train_loader
+from fastreid_multimodal.data.samples import IMAGE, PAIR, TEXT
+from fastreid_multimodal.engine import MultimodalTrainer, load_config
 from fastreid_multimodal.errors import ConfigError
 from fastreid_multimodal.evaluation.text_retrieval import text_to_image_metrics
 from fastreid_multimodal.modeling.losses import build_losses
@@ -517,7 +517,7 @@ def test_real_loader_batch_carries_the_masks_its_losses_need(config, synth_root,
         "DATASETS.SYNTH.SIZE", "[64, 32]", "SOLVER.IMS_PER_BATCH", "32", "SEED", "0",
         "DATALOADER.NUM_WORKERS", "0", "MODEL.HEADS.NUM_CLASSES", "8"])
     torch.manual_seed(0)
-    batch = next(iter(MMET.build_train_loader(cfg)))
+    batch = next(iter(build_train_loader(cfg)))
     names = set(cfg.MODEL.LOSSES.NAME)
     modality = batch["modality"]
     present = set(modality.tolist())
@@ -559,7 +559,7 @@ def test_train_loader_and_text_retrieval_on_synthperson(tmp_path, monkeypatch):
         "DATASETS.SYNTH.SIZE", "[64, 32]", "SOLVER.IMS_PER_BATCH", "16",
         "DATALOADER.NUM_WORKERS", "0", "DATASETS.TESTS", "('SynthPersonCampus',)",
         "MODEL.LOSSES.NAME", "('CrossEntropyLoss', 'MaskedImageModeling', 'ImageTextMatching')"])
-    loader = MMET.build_train_loader(cfg)
+    loader = build_train_loader(cfg)
     assert loader.dataset.num_classes == 8
     batch = next(iter(loader))
     modality = batch["modality"]
@@ -571,7 +571,7 @@ def test_train_loader_and_text_retrieval_on_synthperson(tmp_path, monkeypatch):
     losses = run(model, batch)
     assert "loss_mim" in losses and "loss_cls" in losses
 
-    results = MMET.extra_test(cfg, model)
+    results = MultimodalTrainer.test_text_to_image(cfg, model)
     metrics = results["SynthPersonCampus"]
     assert {"text2image/Rank-1", "text2image/Rank-5", "text2image/mAP"} <= set(metrics)
     assert 0 <= metrics["text2image/mAP"] <= 100

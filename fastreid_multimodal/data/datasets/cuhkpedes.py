@@ -6,7 +6,8 @@ from collections import defaultdict
 from fastreid.data.datasets import DATASET_REGISTRY
 from fastreid.data.datasets.bases import ImageDataset
 
-from ..finegpr_folder import Caption, SkipLog
+from ..finegpr_folder import SkipLog
+from ..samples import Caption
 from ..layouts import datasets_root
 
 QUERY_CAMERA, GALLERY_CAMERA = 0, 1  # the set has no cameras; keep query/gallery apart

@@ -4,7 +4,8 @@ import os
 
 from fastreid.data.datasets import DATASET_REGISTRY
 
-from ..finegpr_folder import (Caption, generated_captions, read_attributes, read_caption_file)
+from ..finegpr_folder import generated_captions, read_attributes, read_caption_file
+from ..samples import Caption
 from .finegpr import FineGPR
 
 logger = logging.getLogger("fastreid.multimodal")

@@ -6,7 +6,8 @@ from fastreid.modeling.backbones import build_backbone
 from fastreid.modeling.meta_arch.build import META_ARCH_REGISTRY
 from fastreid.utils import events
 
-from ...data.multimodal import IMAGE, MODALITIES, TEXT, build_multimodal_train_loader
+from ...data.multimodal import MODALITIES
+from ...data.samples import IMAGE, TEXT
 from ...errors import ConfigError
 from ..losses import build_losses
 from .batches import require_multimodal_batch
@@ -31,11 +32,6 @@ class DMF(PixelNormalization):
         self.seen = {IMAGE: 0, TEXT: 0}
 
     may_skip_parameters = True  # image-only batches leave the text path without gradients (DDP)
-
-    @classmethod
-    def build_train_loader(cls, cfg):
-        """S_i ∪ S_t of DATASETS.NAMES (MultimodalTrainer calls this instead of FastReID's)."""
-        return build_multimodal_train_loader(cfg, cfg.MODEL.DMF.MODALITIES)
 
     def features(self, batch):
         """[cls] features of every sample, in batch order (N, D)."""

@@ -33,10 +33,8 @@ from fastreid.modeling.backbones import build_backbone
 from fastreid.modeling.heads import build_heads
 from fastreid.modeling.meta_arch.build import META_ARCH_REGISTRY
 
-from ...data.masking import MASK_MODES, check_ratio
-from ...data.multimodal import IMAGE, TEXT
-from ...data.pairs import PAIR, build_pair_train_loader, check_probability
-from ...errors import ConfigError
+from ...config import MMET_LOSSES, check_mmet_config
+from ...data.samples import IMAGE, PAIR, TEXT
 from ..heads import ImageTextMatchingHead, MaskedPatchHead, MaskedTokenHead
 from ..losses import build_losses, fill_absent_losses
 from ..losses.image_text_matching import mine_negatives
@@ -44,55 +42,8 @@ from .batches import require_multimodal_batch
 from .normalization import PixelNormalization
 
 logger = logging.getLogger("fastreid.multimodal")
-EVAL_FEATURES = ("image", "fusion")
-CE, TRI, GC = "CrossEntropyLoss", "TripletLoss", "GlobalContrastive"
-MIM, MLM, MMM, ITM = ("MaskedImageModeling", "MaskedLanguageModeling", "MaskedMultimodalModeling",
-                      "ImageTextMatching")
-MMET_LOSSES = (CE, TRI, GC, MIM, MLM, MMM, ITM)
+CE, TRI, GC, MIM, MLM, MMM, ITM = MMET_LOSSES
 REID_LOSSES = (CE, TRI)
-WEIGHT_KEYS = ("MODEL.MMET.MIM_WEIGHT", "MODEL.MMET.MLM_WEIGHT", "MODEL.MMET.MMM_WEIGHT",
-               "MODEL.MMET.ITM_WEIGHT", "MODEL.MMET.GC_WEIGHT", "MODEL.LOSSES.CE.SCALE",
-               "MODEL.LOSSES.TRI.SCALE")
-
-
-def _get(cfg, key):
-    node = cfg
-    for part in key.split("."):
-        node = getattr(node, part)
-    return node
-
-
-def check_config(cfg):
-    """MODEL.MMET values that must be right before anything is built."""
-    mmet = cfg.MODEL.MMET
-    check_ratio(mmet.IMAGE_MASK_RATIO, "MODEL.MMET.IMAGE_MASK_RATIO")
-    check_ratio(mmet.TEXT_MASK_RATIO, "MODEL.MMET.TEXT_MASK_RATIO")
-    check_probability(mmet.PAIR_PROB, "MODEL.MMET.PAIR_PROB")
-    check_probability(mmet.SPLIT_PROB, "MODEL.MMET.SPLIT_PROB")
-    if mmet.MASK_MODE not in MASK_MODES:
-        raise ConfigError(f"MODEL.MMET.MASK_MODE must be one of {MASK_MODES}, got {mmet.MASK_MODE!r}")
-    if mmet.EVAL_FEATURE not in EVAL_FEATURES:
-        raise ConfigError(f"MODEL.MMET.EVAL_FEATURE must be one of {EVAL_FEATURES}, "
-                          f"got {mmet.EVAL_FEATURE!r}")
-    unknown = [n for n in cfg.MODEL.LOSSES.NAME if n not in MMET_LOSSES]
-    if unknown:
-        raise ConfigError(f"MODEL.LOSSES.NAME: {unknown} is not an MMET loss; allowed: "
-                          f"{list(MMET_LOSSES)}")
-    for key in WEIGHT_KEYS:
-        if float(_get(cfg, key)) < 0:
-            raise ConfigError(f"{key} must be a non-negative loss weight (>= 0), got {_get(cfg, key)}")
-    if float(mmet.FUSION_LR_FACTOR) <= 0:
-        raise ConfigError(f"MODEL.MMET.FUSION_LR_FACTOR must be > 0, got {mmet.FUSION_LR_FACTOR}")
-    if float(mmet.GC_TEMPERATURE) <= 0:
-        raise ConfigError(f"MODEL.MMET.GC_TEMPERATURE must be > 0, got {mmet.GC_TEMPERATURE}")
-
-
-def masked_modalities(cfg):
-    """(modalities whose patches are masked, modalities whose tokens are masked)."""
-    names = set(cfg.MODEL.LOSSES.NAME)
-    images = [m for m, loss in ((IMAGE, MIM), (PAIR, MMM)) if loss in names]
-    texts = [m for m, loss in ((TEXT, MLM), (PAIR, MMM)) if loss in names]
-    return images, texts
 
 
 def patch_targets(images, patch_size, stride):
@@ -111,7 +62,7 @@ class MMET(PixelNormalization):
 
     def __init__(self, cfg):
         super().__init__()
-        check_config(cfg)
+        check_mmet_config(cfg)
         self.eval_feature = cfg.MODEL.MMET.EVAL_FEATURE
         self.hard_negatives = cfg.MODEL.MMET.ITM_HARD_NEGATIVES
         self.fusion_lr_factor = cfg.MODEL.MMET.FUSION_LR_FACTOR
@@ -148,21 +99,6 @@ class MMET(PixelNormalization):
             modules.append(self.itm_head)
         params = [p for m in modules for p in m.parameters()] + [self.backbone.fusion_cls_token]
         return {p: self.fusion_lr_factor for p in params}
-
-    @classmethod
-    def build_train_loader(cls, cfg):
-        """Pairs + unpaired samples of DATASETS.NAMES (MultimodalTrainer calls this)."""
-        check_config(cfg)
-        return build_pair_train_loader(cfg, *masked_modalities(cfg))
-
-    @classmethod
-    def extra_test(cls, cfg, model):
-        """Text->image retrieval on every DATASETS.TESTS entry with text queries:
-        {dataset: {"text2image/Rank-1": ..., ...}} (see evaluation.text_retrieval)."""
-        from ...evaluation.text_retrieval import evaluate_text_to_image
-        if not cfg.MODEL.MMET.EVAL_TEXT2IMAGE:
-            return {}
-        return evaluate_text_to_image(cfg, model)
 
     # -- evaluation features ---------------------------------------------------------------------
     def image_features(self, images):
