@@ -11,7 +11,7 @@ from fastreid_multimodal.errors import ConfigError
 from fastreid_multimodal.modeling.backbones.text_path import (PretrainedTextTranslator,
                                                               build_text_translator)
 from fastreid_multimodal.modeling.backbones.vit_parts import read_state_dict
-from fastreid_multimodal.safe_load import UnsafeCheckpointError
+from fastreid_multimodal.utils.safe_load import UnsafeCheckpointError
 from fastreid_multimodal.pretrained import (packaged_text_model_dir, resolve_text_model,
                                             resolve_vit_weights)
 

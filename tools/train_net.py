@@ -18,7 +18,7 @@ from fastreid_multimodal.engine import (MultimodalTrainer, default_argument_pars
                                         default_setup, load_config, run_cli)
 from fastreid_multimodal.engine.trainer import (check_checkpoint_matches,  # noqa: E402
                                                 num_classes_in_checkpoint)
-from fastreid_multimodal.safe_load import load_weights  # noqa: E402
+from fastreid_multimodal.utils.safe_load import load_weights  # noqa: E402
 
 
 def setup(args):

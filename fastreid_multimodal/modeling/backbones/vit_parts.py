@@ -7,7 +7,7 @@ from torch import nn
 
 from ...errors import ConfigError
 from ...pretrained import resolve_vit_weights
-from ...safe_load import load_weights
+from ...utils.safe_load import load_weights
 
 logger = logging.getLogger("fastreid.multimodal")
 

@@ -14,7 +14,7 @@ import re
 import numpy as np
 import torch
 
-from .errors import UserError
+from ..errors import UserError
 
 TRUST_VARIABLE = "FASTREID_TRUSTED_CHECKPOINTS"
 GLOBAL_RE = re.compile(r"(?:GLOBAL|global:?)\s+([\w.]+)")  # torch's "unsupported GLOBAL posix.system"
