@@ -8,6 +8,7 @@ from fastreid.utils import events
 
 from ...data.multimodal import MODALITIES
 from ...data.samples import IMAGE, TEXT
+from ..feature_map import as_feature_map
 from ...errors import ConfigError
 from ..losses import build_losses
 from .batches import require_multimodal_batch
@@ -64,11 +65,11 @@ class DMF(PixelNormalization):
                                   "on images (stage II) before evaluating, or set DATASETS.TESTS ().")
             images = batch["images"] if isinstance(batch, dict) else batch
             feats = self.backbone.forward_image(self.preprocess_image(images))
-            return self.heads(feats[..., None, None])
+            return self.heads(as_feature_map(feats))
         require_multimodal_batch(batch, "DMF")
         targets = batch["targets"].to(self.device)
         self.count_samples(batch["modality"])
-        outputs = self.heads(self.features(batch)[..., None, None], targets)
+        outputs = self.heads(as_feature_map(self.features(batch)), targets)
         losses = {}
         for loss_fn in self.loss_fns.values():
             losses.update(loss_fn(outputs, {**batch, "targets": targets}))

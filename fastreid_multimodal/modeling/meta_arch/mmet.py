@@ -35,6 +35,7 @@ from fastreid.modeling.meta_arch.build import META_ARCH_REGISTRY
 
 from ...config import MMET_LOSSES, check_mmet_config
 from ...data.samples import IMAGE, PAIR, TEXT
+from ..feature_map import as_feature_map
 from ..heads import ImageTextMatchingHead, MaskedPatchHead, MaskedTokenHead
 from ..losses import build_losses, fill_absent_losses
 from ..losses.image_text_matching import mine_negatives
@@ -104,15 +105,15 @@ class MMET(PixelNormalization):
     def image_features(self, images):
         h_image = self.backbone.encode_image(self.preprocess_image(images))
         if self.eval_feature == "image":
-            return self.heads(h_image[:, 0][..., None, None])
-        return self.fusion_heads(self.backbone.fuse(h_image)[:, 0][..., None, None])
+            return self.heads(as_feature_map(h_image[:, 0]))
+        return self.fusion_heads(as_feature_map(self.backbone.fuse(h_image)[:, 0]))
 
     def text_features(self, input_ids, attention_mask):
         ids, mask = input_ids.to(self.device), attention_mask.to(self.device)
         h_text = self.backbone.encode_text(ids, mask)
         if self.eval_feature == "image":
-            return self.text_heads(h_text[:, 0][..., None, None])
-        return self.fusion_heads(self.backbone.fuse(None, h_text, mask)[:, 0][..., None, None])
+            return self.text_heads(as_feature_map(h_text[:, 0]))
+        return self.fusion_heads(as_feature_map(self.backbone.fuse(None, h_text, mask)[:, 0]))
 
     # -- training --------------------------------------------------------------------------------
     def rows(self, batch):
@@ -175,7 +176,7 @@ class MMET(PixelNormalization):
         the group has two identities, so that it has a negative)."""
         sums, counts = {}, {}
         for _, feats, targets, head in groups:
-            outputs = head(feats[..., None, None], targets)
+            outputs = head(as_feature_map(feats), targets)
             for name in REID_LOSSES:
                 if name not in self.loss_fns or (name == TRI and len(targets.unique()) < 2):
                     continue
