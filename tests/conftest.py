@@ -15,6 +15,19 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(autouse=True)
+def fixed_global_random_state():
+    """Every test starts from the same global random state (random, numpy, torch), whatever ran
+    before it: FastReID's samplers, for one, draw their seed from numpy's global generator."""
+    import random
+
+    import torch
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+    yield
+
+
+@pytest.fixture(autouse=True)
 def project_logs_reach_caplog():
     """The project logs to "fastreid.multimodal", a child of FastReID's logger, which stops
     propagation once FastReID's setup_logger ran in this process; caplog listens at the root."""
