@@ -48,6 +48,16 @@ class DMF(PixelNormalization):
         feats = torch.cat(parts)
         return feats[torch.argsort(torch.cat(order))]
 
+    # -- evaluation features (MMET has the same two) -----------------------------------------------
+    def image_features(self, images):
+        """Re-ID features of images: the image [cls] through the BNNeck head."""
+        return self.heads(as_feature_map(self.backbone.forward_image(self.preprocess_image(images))))
+
+    def text_features(self, input_ids, attention_mask):
+        """Features of captions in the image-feature space: the text [cls] through the same head."""
+        ids, mask = input_ids.to(self.device), attention_mask.to(self.device)
+        return self.heads(as_feature_map(self.backbone.forward_text(ids, mask)))
+
     def count_samples(self, modality):
         """Images and captions trained on so far, logged (metrics.json: samples/images, samples/texts)."""
         self.seen[IMAGE] += int((modality == IMAGE).sum())
@@ -63,9 +73,7 @@ class DMF(PixelNormalization):
                 raise ConfigError("MODEL.DMF.MODALITIES is 'text': this model trains no image "
                                   "path, and Re-ID evaluation needs image features. Fine-tune it "
                                   "on images (stage II) before evaluating, or set DATASETS.TESTS ().")
-            images = batch["images"] if isinstance(batch, dict) else batch
-            feats = self.backbone.forward_image(self.preprocess_image(images))
-            return self.heads(as_feature_map(feats))
+            return self.image_features(batch["images"] if isinstance(batch, dict) else batch)
         require_multimodal_batch(batch, "DMF")
         targets = batch["targets"].to(self.device)
         self.count_samples(batch["modality"])
