@@ -16,8 +16,8 @@ from fastreid_multimodal.data.synth import (DOMAINS, Environment, Identity, doma
                                             image_rng, nearest_colour, parse_image_name,
                                             read_domain, render, sample_domain_identity,
                                             sample_environment, save_image, save_mask)
-from fastreid_multimodal.data.synth.render import (EYES, HAIR, LOWER, OCC1, OCC2, OCC3,
-                                                   SHADOW, UPPER)
+from fastreid_multimodal.data.synth.labels import (EYES, HAIR, LOWER, OCC1, OCC2, OCC3, SHADOW,
+                                                   UPPER)
 
 NAME_RE = re.compile(r"^\d{4}_c\d{2}_w0[1-7]_l0[1-7]_p0[1-9]\.jpg$")
 

@@ -5,8 +5,9 @@ Quick use::
     from fastreid_multimodal.data.synth import generate_domain
     path = generate_domain("datasets", "source", num_ids=100, images_per_id=8, seed=0)
 
-See ``domains`` for the built-in domains (source, campus, winter, night), ``render`` for how a
-picture is made and ``generate`` for the on-disk layout.
+See ``domains`` for the built-in domains (source, campus, winter, night), ``environment`` for
+what varies per image, ``person`` and ``backgrounds`` for what is drawn, ``render`` for how a
+picture is composed and ``generate`` for the on-disk layout.
 """
 from .attributes import (COLOUR_NAMES, COLOURS, SKIN_NAMES, SKIN_TONES, VISIBLE_ATTRIBUTES,
                          Identity, nearest_colour, sample_identity)
@@ -15,7 +16,9 @@ from .domains import (DOMAINS, ILLUMINATIONS, SCENES, VIEWPOINTS, WEATHERS, Came
 from .generate import (domain_dir, ensure_domain, generate_domain, identity_rng, image_name,
                        image_rng, make_contact_sheet, make_splits, parse_image_name, plan_images,
                        read_domain, sample_domain_identity, save_image, save_mask)
-from .render import PART_NAMES, Environment, render, sample_environment
+from .environment import Environment, sample_environment
+from .labels import PART_NAMES
+from .render import render
 
 __all__ = [
     "COLOUR_NAMES", "COLOURS", "SKIN_NAMES", "SKIN_TONES", "VISIBLE_ATTRIBUTES", "Identity",

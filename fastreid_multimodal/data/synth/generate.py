@@ -35,7 +35,8 @@ from PIL import Image, ImageDraw
 from ..captions import format_caption_line, make_caption
 from .attributes import Identity, sample_identity
 from .domains import DOMAINS, Domain, get_domain
-from .render import Environment, render, sample_environment
+from .environment import Environment, sample_environment
+from .render import render
 
 GENERATOR_VERSION = 1      # bump when the renderer changes: cached domains then regenerate
 FORMAT_VERSION = 1
