@@ -19,8 +19,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import fastreid_multimodal  # noqa: E402,F401
 from fastreid_multimodal.engine.defaults import run_cli  # noqa: E402
-from fastreid_multimodal.evaluation import reproduce  # noqa: E402
-from fastreid_multimodal.evaluation.paper_tables import TABLES  # noqa: E402
+from fastreid_multimodal.reproduction.execution import execute  # noqa: E402
+from fastreid_multimodal.reproduction.paper_tables import TABLES  # noqa: E402
+from fastreid_multimodal.reproduction.planning import (  # noqa: E402
+    datasets_message, missing_datasets, plan, select)
+from fastreid_multimodal.reproduction.report import (  # noqa: E402
+    chance_reference, format_results_json, write_results_json, write_table)
 
 
 def main(argv=None):
@@ -50,17 +54,16 @@ def main(argv=None):
         if not os.path.isfile(results_json):
             raise SystemExit(f"error: {results_json} does not exist: run the table first")
         with open(results_json) as f:
-            print(reproduce.format_results_json(reproduce.select(args.table, args.synthetic),
-                                                json.load(f)))
+            print(format_results_json(select(args.table, args.synthetic), json.load(f)))
         return 0
-    table, runs = reproduce.plan(args.table, args.output_dir, args.synthetic, seeds, args.opts)
-    missing = reproduce.missing_datasets(runs)
+    table, runs = plan(args.table, args.output_dir, args.synthetic, seeds, args.opts)
+    missing = missing_datasets(runs)
     print(f"{table.title}: {len(runs)} runs, {sum(r.done for r in runs)} already done")
     for run in runs:
         state = "done" if run.done else "todo"
         print(f"  [{state}] {run.row} (seed {run.seed}): {' + '.join(run.configs)} -> {run.output_dir}")
     if missing:
-        print(reproduce.datasets_message(missing), file=sys.stderr)
+        print(datasets_message(missing), file=sys.stderr)
         if not args.dry_run:
             return 2
     if args.dry_run:
@@ -71,15 +74,15 @@ def main(argv=None):
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
     started = time.time()
-    trained = {} if args.collect else reproduce.execute(runs, jobs=args.jobs)
+    trained = {} if args.collect else execute(runs, jobs=args.jobs)
     if trained:
         print(f"trained {len(trained)} runs in {time.time() - started:.0f} s wall "
               f"({sum(trained.values()):.0f} s summed over runs, --jobs {args.jobs})")
     path = os.path.join(args.output_dir, name + ".md")
-    reference = reproduce.chance_reference(table, runs) if args.synthetic else None
-    reproduce.write_table(table, runs, path, reference)
-    data = reproduce.write_results_json(table, runs, results_json, reference)
-    print(reproduce.format_results_json(table, data))
+    reference = chance_reference(table, runs) if args.synthetic else None
+    write_table(table, runs, path, reference)
+    data = write_results_json(table, runs, results_json, reference)
+    print(format_results_json(table, data))
     print(f"written to {results_json} and {path}")
     return 0
 

@@ -15,8 +15,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 
 import fastreid_multimodal  # noqa: E402,F401  (patches fastreid, registers everything)
 from fastreid_multimodal.engine import run_cli  # noqa: E402
-from fastreid_multimodal.evaluation import search as srch  # noqa: E402
-from fastreid_multimodal.evaluation.visualize import load_model  # noqa: E402
+from fastreid_multimodal.engine.inference import gallery_paths, load_model  # noqa: E402
+from fastreid_multimodal.evaluation.plots import plot_search  # noqa: E402
+from fastreid_multimodal.evaluation.search import search_text  # noqa: E402
 
 
 def build_parser():
@@ -33,14 +34,14 @@ def build_parser():
 
 def run(args):
     cfg, model = load_model(args.config_file, args.weights, args.opts)
-    paths = srch.gallery_paths(cfg, args.gallery)
-    results = srch.search_text(cfg, model, paths, args.query, args.topk)
+    paths = gallery_paths(cfg, args.gallery)
+    results = search_text(cfg, model, paths, args.query, args.topk)
     print(f"top-{len(results)} of {len(paths)} images for: {args.query}")
     for rank, (path, score) in enumerate(results, 1):
         print(f"{rank:3d}  {score:.4f}  {path}")
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        srch.plot_results(args.out, args.query, results, tuple(cfg.INPUT.SIZE_TEST))
+        plot_search(args.out, args.query, results, tuple(cfg.INPUT.SIZE_TEST))
         print(f"wrote {args.out}")
     return results
 

@@ -20,7 +20,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 
 import fastreid_multimodal  # noqa: E402,F401  (patches fastreid, registers everything)
 from fastreid_multimodal.engine import run_cli  # noqa: E402
+from fastreid_multimodal.engine.inference import load_dataset, load_model  # noqa: E402
+from fastreid_multimodal.errors import UserError  # noqa: E402
+from fastreid_multimodal.evaluation import plots  # noqa: E402
 from fastreid_multimodal.evaluation import visualize as vis  # noqa: E402
+from fastreid_multimodal.evaluation.attention import attention_rollout  # noqa: E402
+from fastreid_multimodal.evaluation.features import (encoder_features, image_features,  # noqa: E402
+                                                     load_images)
 
 
 def _model_args(p, dataset=True):
@@ -62,28 +68,33 @@ def _image_size(cfg):
     return tuple(cfg.INPUT.SIZE_TEST)
 
 
+def first_per_identity(items):
+    """The first (path, pid, camid) item of every identity, in order."""
+    first = {}
+    for item in items:
+        first.setdefault(item[1], item)
+    return list(first.values())
+
+
 def ranking(args):
-    cfg, model = vis.load_model(args.config_file, args.weights, args.opts)
-    data = vis.load_dataset(cfg, args.dataset)
+    cfg, model = load_model(args.config_file, args.weights, args.opts)
+    data = load_dataset(cfg, args.dataset)
     query, gallery = list(data.query), list(data.gallery)
     if not query or not gallery:
-        raise vis.UserError(f"{args.dataset} has no query/gallery split (a test data set is needed, "
-                            "e.g. SynthPersonCampus)")
+        raise UserError(f"{args.dataset} has no query/gallery split (a test data set is needed, "
+                        "e.g. SynthPersonCampus)")
     # spread the queries over identities: the first query of every n-th identity
-    first = {}
-    for item in query:
-        first.setdefault(item[1], item)
-    picked = list(first.values())
+    picked = first_per_identity(query)
     step = max(1, len(picked) // max(1, args.num_queries))
     query = picked[::step][:args.num_queries]
-    qf = vis.extract_features(cfg, model, [p for p, _, _ in query])
-    gf = vis.extract_features(cfg, model, [p for p, _, _ in gallery])
+    qf = image_features(cfg, model, [p for p, _, _ in query])
+    gf = image_features(cfg, model, [p for p, _, _ in gallery])
     index, scores = vis.rank(qf, gf, [q[1] for q in query], [q[2] for q in query],
                              [g[1] for g in gallery], [g[2] for g in gallery], args.topk)
     ranked_paths = [[gallery[j][0] for j in row] for row in index]
     ranked_pids = [[gallery[j][1] for j in row] for row in index]
-    vis.plot_ranking(args.out, [q[0] for q in query], [q[1] for q in query], ranked_paths,
-                     ranked_pids, scores, _image_size(cfg))
+    plots.plot_ranking(args.out, [q[0] for q in query], [q[1] for q in query], ranked_paths,
+                       ranked_pids, scores, _image_size(cfg))
     for q, pids in zip(query, ranked_pids):
         hits = sum(p == q[1] for p in pids)
         print(f"query id {q[1]}: {hits}/{len(pids)} of the top-{len(pids)} are the same identity")
@@ -96,17 +107,14 @@ def attention(args):
         models.append((args.label_b, args.weights_b))
     maps, paths = {}, None
     for label, weights in models:
-        cfg, model = vis.load_model(args.config_file, weights, args.opts)
+        cfg, model = load_model(args.config_file, weights, args.opts)
         if paths is None:
-            data = vis.load_dataset(cfg, args.dataset)
+            data = load_dataset(cfg, args.dataset)
             items = list(data.query) or list(data.train)
-            first = {}
-            for item in items:
-                first.setdefault(item[1], item)
-            paths = [p for p, _, _ in list(first.values())[:args.num_images]]
-            images = vis.load_images(cfg, paths)
-        maps[label] = vis.attention_rollout(model.backbone, model.preprocess_image(images))
-    vis.plot_attention(args.out, paths, maps, _image_size(cfg))
+            paths = [p for p, _, _ in first_per_identity(items)[:args.num_images]]
+            images = load_images(cfg, paths)
+        maps[label] = attention_rollout(model.backbone, model.preprocess_image(images))
+    plots.plot_attention(args.out, paths, maps, _image_size(cfg))
     print(f"wrote {args.out}")
 
 
@@ -115,12 +123,12 @@ def modality_distance(args):
     runs = ([("before training", args.weights_before)] if args.weights_before else []) + \
         [("after training" if args.weights_before else "", args.weights)]
     for title, weights in runs:
-        cfg, model = vis.load_model(args.config_file, weights, args.opts)
+        cfg, model = load_model(args.config_file, weights, args.opts)
         if pids is None:
-            data = vis.load_dataset(cfg, args.dataset)
+            data = load_dataset(cfg, args.dataset)
             paths, ipids, captions, tpids = vis.modality_samples(data, args.num_ids)
             pids = list(dict.fromkeys(ipids + tpids))
-        fi, ft = vis.modality_features(cfg, model, paths, captions)
+        fi, ft = encoder_features(cfg, model, paths, captions)
         dist = {c: vis.mean_cosine_distance(fi, ipids, ft, tpids, centred=c) for c in (False, True)}
         other = {c: vis.mean_cosine_distance(fi, ipids, ft, tpids, same_identity=False, centred=c)
                  if len(pids) > 1 else float("nan") for c in (False, True)}
@@ -132,7 +140,7 @@ def modality_distance(args):
         panels.append((f"{name}\nimage-text cosine distance: same id {dist[False]:.3g}, other ids "
                        f"{other[False]:.3g}\ncentred: same id {dist[True]:.3g}, other ids "
                        f"{other[True]:.3g}", ixy, ipids, txy, tpids))
-    vis.plot_modality(args.out, panels, pids)
+    plots.plot_modality(args.out, panels, pids)
     print(f"wrote {args.out}")
 
 
@@ -141,7 +149,7 @@ def curves(args):
     missing = [k for k in args.keys if k not in series]
     if missing:
         print(f"not in {args.metrics}: {', '.join(missing)}")
-    vis.plot_curves(args.out, series, os.path.dirname(os.path.abspath(args.metrics)))
+    plots.plot_curves(args.out, series, os.path.dirname(os.path.abspath(args.metrics)))
     print(f"wrote {args.out}")
 
 

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fastreid_multimodal.engine import inference
+from fastreid_multimodal.evaluation import plots
 from fastreid_multimodal.evaluation import search as srch
 
-from test_visualize import CONFIG, TINY, load_tool, tiny_run  # noqa: F401
+from tiny_checkpoint import CONFIG, TINY, load_tool, tiny_run  # noqa: F401
 
 
 def test_exact_match_first_and_scores_descending():
@@ -37,7 +39,7 @@ def test_gallery_folder_is_searched_recursively(tmp_path):
             path.write_text("x")
         else:
             Image.new("RGB", (8, 16)).save(path, format="PNG" if name.endswith("png") else "JPEG")
-    paths = srch.gallery_paths(None, str(tmp_path))
+    paths = inference.gallery_paths(None, str(tmp_path))
     assert sorted(p.split(str(tmp_path))[1] for p in paths) == ["/3.JPG", "/a/1.jpg", "/a/b/2.png"]
 
 
@@ -53,7 +55,7 @@ def test_search_cli(tiny_run, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert all(path in printed for path, _ in results)
     with Image.open(out) as img:
-        assert img.size == (round(srch.search_figsize(4)[0] * 100), round(srch.search_figsize(4)[1] * 100))
+        assert img.size == (round(plots.search_figsize(4)[0] * 100), round(plots.search_figsize(4)[1] * 100))
 
 
 def test_search_cli_errors(tiny_run, tmp_path, capsys):

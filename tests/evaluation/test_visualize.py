@@ -1,58 +1,20 @@
 """tools/visualize.py and fastreid_multimodal.evaluation.visualize on a tiny DMF checkpoint
 (untrained, built in-process and saved with FastReID's Checkpointer) and a tiny SynthPerson."""
-import importlib.util
 import json
-import os
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from fastreid_multimodal.engine.inference import load_model
+from fastreid_multimodal.evaluation import plots
 from fastreid_multimodal.evaluation import visualize as vis
+from fastreid_multimodal.evaluation.attention import attention_rollout, attention_weights
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CONFIG = os.path.join(REPO, "configs", "Demo", "dmf_stage1_synth.yml")
-TINY = ["MODEL.VIT.EMBED_DIM", "32", "MODEL.BACKBONE.FEAT_DIM", "32", "MODEL.VIT.DEPTH", "2",
-        "MODEL.VIT.NUM_HEADS", "2", "INPUT.SIZE_TRAIN", "[64, 32]", "INPUT.SIZE_TEST", "[64, 32]",
-        "MODEL.TEXT.MAX_LENGTH", "64", "DATASETS.SYNTH.NUM_IDS", "8",
-        "DATASETS.SYNTH.IMAGES_PER_ID", "4", "DATASETS.SYNTH.SIZE", "[64, 32]",
-        "TEST.IMS_PER_BATCH", "32", "DATALOADER.NUM_WORKERS", "0"]
+from tiny_checkpoint import CONFIG, TINY, load_tool, tiny_run  # noqa: F401
 
-
-def load_tool(name):
-    """tools/<name>.py as a module (its main(argv) runs the CLI in this process)."""
-    spec = importlib.util.spec_from_file_location(f"tool_{name}", os.path.join(REPO, "tools", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory):
-    """(weights path, datasets root): an untrained tiny DMF (8 classes) and its data root."""
-    import torch
-    from fastreid.utils.checkpoint import Checkpointer
-
-    from fastreid_multimodal.engine import MultimodalTrainer, load_config
-    root = tmp_path_factory.mktemp("vis")
-    data = root / "datasets"
-    data.mkdir()
-    old = os.environ.get("FASTREID_DATASETS")
-    os.environ["FASTREID_DATASETS"] = str(data)
-    torch.manual_seed(0)
-    cfg = load_config(CONFIG, TINY + ["MODEL.HEADS.NUM_CLASSES", "8", "MODEL.BACKBONE.PRETRAIN",
-                                      "False", "OUTPUT_DIR", str(root / "out")])
-    model = MultimodalTrainer.build_model(cfg)
-    Checkpointer(model, save_dir=str(root)).save("model_final")
-    yield str(root / "model_final.pth"), str(data)
-    if old is None:
-        os.environ.pop("FASTREID_DATASETS", None)
-    else:
-        os.environ["FASTREID_DATASETS"] = old
-
-
-DPI = vis.DPI
+DPI = plots.DPI
 
 
 def png_size(path):
@@ -66,8 +28,8 @@ def expected(figsize):
 
 
 def test_border_colors_are_green_exactly_for_the_same_identity():
-    assert vis.border_colors(3, [3, 5, 3, "3", 7]) == ["green", "red", "green", "red", "red"]
-    assert vis.border_colors("a_1", []) == []
+    assert plots.border_colors(3, [3, 5, 3, "3", 7]) == ["green", "red", "green", "red", "red"]
+    assert plots.border_colors("a_1", []) == []
 
 
 def test_rank_is_descending_and_skips_same_identity_same_camera():
@@ -80,9 +42,9 @@ def test_rank_is_descending_and_skips_same_identity_same_camera():
 
 def test_rollout_is_a_probability_map_over_the_patch_grid(tiny_run):
     weights, _ = tiny_run
-    cfg, model = vis.load_model(CONFIG, weights, TINY)
+    cfg, model = load_model(CONFIG, weights, TINY)
     images = model.preprocess_image(torch.rand(3, 3, 64, 32) * 255)
-    maps = vis.attention_rollout(model.backbone, images)
+    maps = attention_rollout(model.backbone, images)
     assert maps.shape == (3, *model.backbone.patch_embed.grid_size)
     assert (maps >= 0).all()
     assert torch.allclose(maps.flatten(1).sum(1), torch.ones(3), atol=1e-5)
@@ -90,7 +52,7 @@ def test_rollout_is_a_probability_map_over_the_patch_grid(tiny_run):
 
 def test_block_attention_matches_timm(tiny_run):
     weights, _ = tiny_run
-    _, model = vis.load_model(CONFIG, weights, TINY)
+    _, model = load_model(CONFIG, weights, TINY)
     block = model.backbone.blocks[0]
     x = torch.randn(2, 9, 32)
     seen = {}
@@ -102,7 +64,7 @@ def test_block_attention_matches_timm(tiny_run):
     finally:
         handle.remove()
         block.attn.fused_attn = True
-    assert torch.allclose(vis.block_attention(block, x), seen["a"], atol=1e-5)
+    assert torch.allclose(attention_weights(block.attn, block.norm1(x)), seen["a"], atol=1e-5)
 
 
 def test_pca_and_distance():
@@ -121,18 +83,18 @@ def test_every_subcommand_writes_a_png(tiny_run, tmp_path, capsys):
     out = tmp_path / "ranking.png"
     tool.main(["ranking", *common, "--dataset", "SynthPersonCampus", "--num-queries", "2",
                "--topk", "3", "--out", str(out), *TINY])
-    assert png_size(out) == expected(vis.ranking_figsize(2, 3))
+    assert png_size(out) == expected(plots.ranking_figsize(2, 3))
 
     out = tmp_path / "attention.png"
     tool.main(["attention", *common, "--weights-b", weights, "--label-a", "DMF", "--label-b",
                "same", "--dataset", "SynthPersonCampus", "--num-images", "2", "--out", str(out),
                *TINY])
-    assert png_size(out) == expected(vis.attention_figsize(2, 2))
+    assert png_size(out) == expected(plots.attention_figsize(2, 2))
 
     out = tmp_path / "modality.png"
     tool.main(["modality-distance", *common, "--weights-before", "init", "--dataset",
                "SynthPersonSource", "--num-ids", "3", "--out", str(out), *TINY])
-    assert png_size(out) == expected(vis.modality_figsize(2))
+    assert png_size(out) == expected(plots.modality_figsize(2))
     printed = capsys.readouterr().out
     assert printed.count("cosine distance, same identity") == 2
     assert printed.count("cosine distance (centred), same identity") == 2
@@ -143,7 +105,7 @@ def test_every_subcommand_writes_a_png(tiny_run, tmp_path, capsys):
                                  for i in range(10)) + "\n")
     out = tmp_path / "curves.png"
     tool.main(["curves", "--metrics", str(metrics), "--out", str(out)])
-    assert png_size(out) == expected(vis.curves_figsize(3))  # loss_triplet is absent
+    assert png_size(out) == expected(plots.curves_figsize(3))  # loss_triplet is absent
     assert "not in" in capsys.readouterr().out
 
 

@@ -4,11 +4,10 @@ identity are dropped); text->image the one of ``text_retrieval``.
 """
 import numpy as np
 import torch
-from fastreid.data.datasets import DATASET_REGISTRY
 from fastreid.evaluation.rank import evaluate_rank
 
-from ..data.layouts import datasets_root
-from .text_retrieval import PREFIX, TextToImageEvaluator, text_to_image_metrics
+from ..data.build import build_dataset
+from ..evaluation.text_retrieval import PREFIX, TextToImageEvaluator, text_to_image_metrics
 
 
 def random_image_ranking(query, gallery, draws=20, seed=0):
@@ -39,7 +38,7 @@ def chance_levels(cfg, names):
     """{dataset: metrics of a random ranking} for the test sets ``names`` (built with ``cfg``)."""
     levels = {}
     for name in names:
-        dataset = DATASET_REGISTRY.get(name)(root=datasets_root(), dataset_cfg=cfg)
+        dataset = build_dataset(cfg, name)
         levels[name] = random_image_ranking(dataset.query, dataset.gallery)
         text = TextToImageEvaluator(cfg, name, dataset)
         if text.available:

@@ -3,8 +3,8 @@ import os
 
 import pytest
 
-from fastreid_multimodal.evaluation.chance import random_image_ranking, random_text_ranking
-from fastreid_multimodal.evaluation.paper_tables import format_comparison, TABLES
+from fastreid_multimodal.reproduction.chance import random_image_ranking, random_text_ranking
+from fastreid_multimodal.reproduction.paper_tables import format_comparison, TABLES
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -37,7 +37,7 @@ def test_reference_rows_follow_the_table():
 
 def test_chance_levels_of_a_synthperson_target(tmp_path, monkeypatch):
     from fastreid_multimodal.engine import load_config
-    from fastreid_multimodal.evaluation.chance import chance_levels
+    from fastreid_multimodal.reproduction.chance import chance_levels
     monkeypatch.setenv("FASTREID_DATASETS", str(tmp_path))
     cfg = load_config(os.path.join(REPO, "configs", "Demo", "mmet_synth.yml"), [
         "DATASETS.SYNTH.NUM_IDS", "8", "DATASETS.SYNTH.IMAGES_PER_ID", "4",

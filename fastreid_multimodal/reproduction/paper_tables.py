@@ -56,6 +56,15 @@ def _dmf_ablation(pre, ft, targets, paper):
                  for v in ("none", "text", "image", "both"))
 
 
+def _synthetic_mmet(title, *rows, mmm_row):
+    """An MMET table on SynthPerson: image->image and text->image metrics on the three targets;
+    ``rows`` are (name, configs/Demo config name), then the MMM run the two tables share."""
+    return Table(title + " (image->image mAP / R1, text->image mAP / R1)", SYN_TARGETS,
+                 SYN_MMET_METRICS,
+                 tuple(Row(name, Run("train", f"configs/Demo/{config}.yml")) for name, config in rows)
+                 + (Row(mmm_row, SYN_MMM),))
+
+
 TABLES = {
     "dmf-1": Table(
         "DMF Table 1: pre-training ablation, stage II on DukeMTMC (R1 / mAP)",
@@ -91,12 +100,10 @@ TABLES = {
              {"Market1501": _both(51.1, 26.7), "DukeMTMC": _both(35.1, 19.2)}),
          Row("MMET + MMM", Run("train", "configs/MMET/table1_mmm.yml"),
              {"Market1501": _both(59.2, 28.8), "DukeMTMC": _both(43.6, 23.5)})),
-        synthetic=Table(
-            "MMET Table 1 on SynthPerson: trained on the source domain (image->image mAP / R1, "
-            "text->image mAP / R1)", SYN_TARGETS, SYN_MMET_METRICS,
-            (Row("baseline", Run("train", "configs/Demo/mmet_synth_baseline.yml")),
-             Row("MMET, random masking", Run("train", "configs/Demo/mmet_synth_random.yml")),
-             Row("MMET + MMM", SYN_MMM)))),
+        synthetic=_synthetic_mmet(
+            "MMET Table 1 on SynthPerson: trained on the source domain",
+            ("baseline", "mmet_synth_baseline"), ("MMET, random masking", "mmet_synth_random"),
+            mmm_row="MMET + MMM")),
     "mmet-2": Table(
         "MMET Table 2: FineGPR -> CUHK-PEDES text->image (mAP / R1 / R5)", ("CUHKPEDES",),
         (T2I + MAP, T2I + R1, T2I + R5),
@@ -106,12 +113,9 @@ TABLES = {
              {"CUHKPEDES": {T2I + MAP: 14.4, T2I + R1: 27.8, T2I + R5: 39.5}}),
          Row("MMM", Run("train", "configs/MMET/table2_mmm.yml"),
              {"CUHKPEDES": {T2I + MAP: 25.6, T2I + R1: 38.8, T2I + R5: 50.4}})),
-        synthetic=Table(
-            "MMET Table 2 on SynthPerson: masking losses, trained on the source domain "
-            "(image->image mAP / R1, text->image mAP / R1)", SYN_TARGETS, SYN_MMET_METRICS,
-            (Row("MIM only", Run("train", "configs/Demo/mmet_synth_mim.yml")),
-             Row("MLM only", Run("train", "configs/Demo/mmet_synth_mlm.yml")),
-             Row("MMM", SYN_MMM)))),
+        synthetic=_synthetic_mmet(
+            "MMET Table 2 on SynthPerson: masking losses, trained on the source domain",
+            ("MIM only", "mmet_synth_mim"), ("MLM only", "mmet_synth_mlm"), mmm_row="MMM")),
     "mmet-3": Table(
         "MMET Table 3: pre-trained on FineGPR (mAP / R1)", ("Market1501", "DukeMTMC", "CUHK03"), (MAP, R1),
         (Row("MMET", Run("train", "configs/MMET/finegpr.yml"),

@@ -6,8 +6,12 @@ import sys
 
 import pytest
 
-from fastreid_multimodal.evaluation import reproduce
-from fastreid_multimodal.evaluation.paper_tables import MAP, R1, TABLES, format_comparison
+from fastreid_multimodal.reproduction.execution import execute
+from fastreid_multimodal.reproduction.paper_tables import MAP, R1, TABLES, format_comparison
+from fastreid_multimodal.reproduction.planning import (
+    PlannedRun, missing_datasets, needed_datasets, plan, prepare_synthetic_data, select)
+from fastreid_multimodal.reproduction.report import (
+    collect, format_results_json, step_significance, write_results_json, write_table)
 
 PAPERS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "papers.md")
 
@@ -53,35 +57,35 @@ def test_comparison_deltas():
 def test_every_table_plans_runs_whose_configs_build():
     for name, table in TABLES.items():
         for synthetic in (False, True) if table.synthetic else (False,):
-            _, runs = reproduce.plan(name, "/tmp/out", synthetic, seeds=(0,))
-            assert len(runs) == len(reproduce.select(name, synthetic).rows)
-            assert reproduce.needed_datasets(runs)  # every config loads
+            _, runs = plan(name, "/tmp/out", synthetic, seeds=(0,))
+            assert len(runs) == len(select(name, synthetic).rows)
+            assert needed_datasets(runs)  # every config loads
 
 
 def test_missing_datasets_reported_up_front(tmp_path, monkeypatch):
     monkeypatch.setenv("FASTREID_DATASETS", str(tmp_path))
-    _, runs = reproduce.plan("dmf-1", str(tmp_path), seeds=(0,))
-    missing = dict(reproduce.missing_datasets(runs))
+    _, runs = plan("dmf-1", str(tmp_path), seeds=(0,))
+    missing = dict(missing_datasets(runs))
     assert set(missing) == {"FineGPRCaption", "DukeMTMC", "Market1501", "CUHK03", "MSMT17"}
-    _, synthetic = reproduce.plan("dmf-1", str(tmp_path), synthetic=True, seeds=(0,))
-    assert reproduce.missing_datasets(synthetic) == []
+    _, synthetic = plan("dmf-1", str(tmp_path), synthetic=True, seeds=(0,))
+    assert missing_datasets(synthetic) == []
 
 
 def test_collect_means_over_seeds_and_skips_done_runs(tmp_path):
-    table, runs = reproduce.plan("dmf-2", str(tmp_path), seeds=(0, 1))
+    table, runs = plan("dmf-2", str(tmp_path), seeds=(0, 1))
     for run, value in zip(runs, (20.0, 30.0)):
         os.makedirs(run.output_dir)
         json.dump({"CUHK03": {R1: value, MAP: 10.0}}, open(os.path.join(run.output_dir, "results.json"), "w"))
     assert all(run.done for run in runs)
-    mean, std = reproduce.collect(table, runs)
+    mean, std = collect(table, runs)
     assert mean["DMF"]["CUHK03"][R1] == 25.0 and std["DMF"]["CUHK03"][R1] == pytest.approx(50 ** 0.5)
-    text = reproduce.write_table(table, runs, str(tmp_path / "t.md"))
+    text = write_table(table, runs, str(tmp_path / "t.md"))
     assert "25.0±7.1 | 23.4 | +1.6" in text and "seeds [0, 1]" in text
 
 
 def test_collect_writes_the_json_of_finished_runs_and_trains_nothing(tmp_path, tool):
     out, results = tmp_path / "out", tmp_path / "results"
-    _, runs = reproduce.plan("mmet-2", str(out), synthetic=True, seeds=(0, 1))
+    _, runs = plan("mmet-2", str(out), synthetic=True, seeds=(0, 1))
     done = runs[0]  # MIM only, seed 0; nothing else has finished
     os.makedirs(done.output_dir)
     json.dump({"SynthPersonCampus": {MAP: 12.5, R1: 30.0}},
@@ -102,24 +106,24 @@ def test_dry_run_from_the_command_line(tool):
 
 
 def test_synthetic_tables_have_no_paper_columns():
-    table = reproduce.select("dmf-1", synthetic=True)
+    table = select("dmf-1", synthetic=True)
     header = format_comparison(table, {}).splitlines()[0]
     assert "paper" not in header and header.count("|") == 1 + len(table.targets) * 2 + 1
 
 
 def test_a_run_two_tables_share_is_planned_once():
-    _, table1 = reproduce.plan("mmet-1", "/tmp/out", synthetic=True, seeds=(0,))
-    _, table2 = reproduce.plan("mmet-2", "/tmp/out", synthetic=True, seeds=(0,))
+    _, table1 = plan("mmet-1", "/tmp/out", synthetic=True, seeds=(0,))
+    _, table2 = plan("mmet-2", "/tmp/out", synthetic=True, seeds=(0,))
     assert table2[-1].output_dir == table1[-1].output_dir == "/tmp/out/mmet-1-synthetic/mmet_mmm_s0"
     assert table2[0].output_dir == "/tmp/out/mmet-2-synthetic/mim_only_s0"
-    _, table3 = reproduce.plan("mmet-3", "/tmp/out")
-    _, table4 = reproduce.plan("mmet-4", "/tmp/out")
+    _, table3 = plan("mmet-3", "/tmp/out")
+    _, table4 = plan("mmet-4", "/tmp/out")
     assert table4[1].output_dir == table3[0].output_dir  # both train configs/MMET/finegpr.yml
 
 
 def test_synthetic_mmet_tables_report_image_and_text_queries():
     for name in ("mmet-1", "mmet-2"):
-        table = reproduce.select(name, synthetic=True)
+        table = select(name, synthetic=True)
         assert table.metrics == (MAP, R1, "text2image/mAP", "text2image/Rank-1")
         header = format_comparison(table, {}).splitlines()[0]
         assert "SynthPersonNight t2i mAP" in header
@@ -130,24 +134,24 @@ def _fake_run(tmp_path, name, code):
     script = ("import json, os, sys; out = sys.argv[1]; os.makedirs(out, exist_ok=True); "
               "print('threads', os.environ.get('OMP_NUM_THREADS')); " + code +
               "; json.dump({'T': {'mAP': 1.0}}, open(os.path.join(out, 'results.json'), 'w'))")
-    return reproduce.PlannedRun(name, 0, out, [sys.executable, "-c", script, out], ())
+    return PlannedRun(name, 0, out, [sys.executable, "-c", script, out], ())
 
 
 def test_parallel_runs_split_threads_and_keep_their_console(tmp_path, monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     runs = [_fake_run(tmp_path, f"r{i}", "import time; time.sleep(0.5)") for i in range(3)]
-    seconds = reproduce.execute(runs, jobs=2, log=lambda *_: None)
+    seconds = execute(runs, jobs=2, log=lambda *_: None)
     assert all(run.done for run in runs) and len(seconds) == 3
     for run in runs:
         assert open(os.path.join(run.output_dir, "console.log")).read().strip() == "threads 1"
-    assert reproduce.execute(runs, jobs=2, log=lambda *_: None) == {}  # all done: nothing runs
+    assert execute(runs, jobs=2, log=lambda *_: None) == {}  # all done: nothing runs
 
 
 def test_a_failed_run_stops_the_queue_and_is_named(tmp_path):
     runs = [_fake_run(tmp_path, "bad", "sys.exit(3)"), _fake_run(tmp_path, "next", "")]
     with pytest.raises(SystemExit, match="bad seed 0"):
-        reproduce.execute(runs, jobs=1, log=lambda *_: None)
+        execute(runs, jobs=1, log=lambda *_: None)
     assert not runs[1].done
 
 
@@ -155,8 +159,8 @@ def test_parallel_runs_render_each_synthetic_domain_once_beforehand(monkeypatch)
     from fastreid.data.datasets import DATASET_REGISTRY
     built = []
     monkeypatch.setattr(DATASET_REGISTRY, "get", lambda name: lambda **kw: built.append(name))
-    _, runs = reproduce.plan("mmet-1", "/tmp/out", synthetic=True, seeds=(0, 1))
-    reproduce.prepare_synthetic_data(runs)
+    _, runs = plan("mmet-1", "/tmp/out", synthetic=True, seeds=(0, 1))
+    prepare_synthetic_data(runs)
     assert sorted(built) == ["SynthPersonCampus", "SynthPersonNight", "SynthPersonSource",
                              "SynthPersonWinter"]
 
@@ -165,12 +169,12 @@ def test_a_run_finished_meanwhile_by_another_reproduction_is_not_trained_again(t
     later = _fake_run(tmp_path, "shared", "")
     first = _fake_run(tmp_path, "first", f"os.makedirs({later.output_dir!r}); "
                       f"open(os.path.join({later.output_dir!r}, 'results.json'), 'w').write('{{}}')")
-    seconds = reproduce.execute([first, later], jobs=1, log=lambda *_: None)
+    seconds = execute([first, later], jobs=1, log=lambda *_: None)
     assert list(seconds) == [first.output_dir]
 
 
 def test_results_json_keeps_every_seed_and_marks_significant_steps(tmp_path):
-    table, runs = reproduce.plan("dmf-1", str(tmp_path), synthetic=True, seeds=(0, 1, 2))
+    table, runs = plan("dmf-1", str(tmp_path), synthetic=True, seeds=(0, 1, 2))
     campus = {"none (baseline)": (10, 11, 12), "text only": (10, 12, 14),
               "image only": (20, 21, 22), "text + image (DMF)": (20.5, 21.5, 22.5)}
     for run in runs:
@@ -179,16 +183,16 @@ def test_results_json_keeps_every_seed_and_marks_significant_steps(tmp_path):
         json.dump({"SynthPersonCampus": {MAP: value, R1: 2 * value}, "Other": {MAP: 1.0}},
                   open(os.path.join(run.output_dir, "results.json"), "w"))
     path = str(tmp_path / "results" / "dmf-1-synthetic.json")
-    data = reproduce.write_results_json(table, runs, path, {"chance": {"SynthPersonCampus": {MAP: 3.0}}})
+    data = write_results_json(table, runs, path, {"chance": {"SynthPersonCampus": {MAP: 3.0}}})
     assert json.load(open(path)) == data
     assert data["seeds"] == [0, 1, 2]
     assert data["rows"]["text only"]["SynthPersonCampus"] == {"mAP": [10, 12, 14], "R1": [20, 24, 28]}
     assert "Other" not in data["rows"]["text only"]  # only the table's targets
-    lines = reproduce.step_significance(data, "mAP").splitlines()
+    lines = step_significance(data, "mAP").splitlines()
     # none -> text: diff 1.0, 2SE = 2*sqrt(1/3 + 4/3) = 2.58 -> not significant
     assert lines[2].startswith("| none (baseline) → text only | +1.0 (2.6) no")
     # text -> image: diff 9.0, 2SE = 2*sqrt(4/3 + 1/3) = 2.58 -> significant
     assert lines[3].startswith("| text only → image only | +9.0 (2.6) yes")
     assert lines[4].startswith("| image only → text + image (DMF) | +0.5 (1.6) no")
-    text = reproduce.format_results_json(table, data)
+    text = format_results_json(table, data)
     assert "| text only | 24.0±4.0 | 12.0±2.0 |" in text and "| chance | - | 3.0 |" in text

@@ -1,0 +1,77 @@
+"""Features of image files and captions from a model in eval mode, batch by batch (tools).
+
+Image features are what the evaluator compares: ``model(images)``, FastReID's convention, so any
+meta-architecture works. Text features come from ``model.text_features(input_ids, attention_mask)``,
+which DMF and MMET both provide, in the same space as their image features.
+"""
+import torch
+from fastreid.data.data_utils import read_image
+from fastreid.data.transforms import build_transforms
+
+from ..data.text import text_tokenizer, tokenize
+from ..errors import UserError
+
+# MODEL.BACKBONE.NAME -> the backbone's text [cls] (B, D) before any head (FastReID backbones
+# have no text path, so there is no common name to call)
+TEXT_CLS = {
+    "build_dmf_vit_backbone": lambda backbone, ids, mask: backbone.forward_text(ids, mask),
+    "build_mmet_backbone": lambda backbone, ids, mask: backbone.encode_text(ids, mask)[:, 0],
+}
+
+
+def load_images(cfg, paths):
+    """(N, 3, H, W) float tensor of image files, with the test transforms (0-255, unnormalised)."""
+    transform = build_transforms(cfg, is_train=False)
+    return torch.stack([transform(read_image(p)) for p in paths])
+
+
+def tokens(cfg, tokenizer, captions, device):
+    """(input_ids, attention_mask) of captions, on ``device``."""
+    encoded = tokenize(tokenizer, list(captions), cfg.MODEL.TEXT.MAX_LENGTH)
+    return encoded.input_ids.to(device), encoded.attention_mask.to(device)
+
+
+def _unwrap(model):
+    return model.module if hasattr(model, "module") else model
+
+
+@torch.no_grad()
+def in_batches(encode, items, batch_size):
+    """``encode`` applied to consecutive slices of ``items``, concatenated on the CPU, (N, D)."""
+    feats = [encode(items[i:i + batch_size]).cpu() for i in range(0, len(items), batch_size)]
+    return torch.cat(feats) if feats else torch.zeros(0, 0)
+
+
+def image_features(cfg, model, paths, batch_size=None):
+    """Re-ID features of image files (what the evaluator uses), (N, D)."""
+    model = _unwrap(model)
+    return in_batches(lambda chunk: model(load_images(cfg, chunk)), paths,
+                      batch_size or max(1, cfg.TEST.IMS_PER_BATCH))
+
+
+def text_features(cfg, model, captions, batch_size=None):
+    """Features of captions in the image-feature space (DMF, MMET), (N, D)."""
+    model = _unwrap(model)
+    if not callable(getattr(model, "text_features", None)):
+        raise UserError(f"{type(model).__name__} has no text path (expected DMF or MMET)")
+    tokenizer = text_tokenizer(cfg)
+
+    def encode(chunk):
+        return model.text_features(*tokens(cfg, tokenizer, chunk, model.device))
+
+    return in_batches(encode, captions, batch_size or max(1, cfg.TEST.IMS_PER_BATCH))
+
+
+@torch.no_grad()
+def encoder_features(cfg, model, paths, captions):
+    """The backbone's [cls] of images and of captions, before any head (DMF Fig. 3):
+    (Ni, D), (Nt, D)."""
+    model = _unwrap(model)
+    text_cls = TEXT_CLS.get(cfg.MODEL.BACKBONE.NAME)
+    if text_cls is None:
+        raise UserError(f"MODEL.BACKBONE.NAME {cfg.MODEL.BACKBONE.NAME} has no text path "
+                        f"(expected one of {', '.join(TEXT_CLS)})")
+    images = model.preprocess_image(load_images(cfg, paths))
+    image_cls = model.backbone(images).flatten(1)  # FastReID's backbone output, (B, D, 1, 1)
+    ids, mask = tokens(cfg, text_tokenizer(cfg), captions, model.device)
+    return image_cls.cpu(), text_cls(model.backbone, ids, mask).cpu()

@@ -1,0 +1,115 @@
+"""Which runs a paper table needs, where they live, which data sets they read (tools/reproduce.py).
+
+Runs live in ``<output>/<table>[-synthetic]/<row>_s<seed>``; a run whose results.json exists is
+done, so an interrupted reproduction continues, and a run two tables share (the same configs and
+options) lives under the first of them and is trained once. Missing data sets are reported before
+anything runs.
+"""
+import os
+import re
+import sys
+from dataclasses import dataclass
+
+from ..data.build import build_dataset
+from ..data.layouts import LAYOUTS, datasets_root, is_present
+from ..engine.defaults import load_config
+from .paper_tables import TABLES
+
+TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                     "tools")
+
+
+@dataclass
+class PlannedRun:
+    row: str
+    seed: int
+    output_dir: str
+    command: list
+    configs: tuple
+
+    @property
+    def done(self):
+        return os.path.isfile(os.path.join(self.output_dir, "results.json"))
+
+
+def select(table_name, synthetic):
+    table = TABLES[table_name]
+    if synthetic:
+        if table.synthetic is None:
+            raise ValueError(f"{table_name} has no --synthetic version (tables that have one: "
+                             f"{', '.join(k for k, t in TABLES.items() if t.synthetic)})")
+        return table.synthetic
+    return table
+
+
+def _slug(text):
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def _run_dir(output_dir, run, synthetic, seed):
+    """The run's folder, named after the first table (in TABLES order) with the same run."""
+    for name, table in TABLES.items():
+        chosen = table.synthetic if synthetic else table
+        for row in chosen.rows if chosen else ():
+            if row.run == run:
+                return os.path.join(output_dir, name + ("-synthetic" if synthetic else ""),
+                                    f"{_slug(row.name)}_s{seed}")
+    raise KeyError(run)
+
+
+def plan(table_name, output_dir, synthetic=False, seeds=(0,), extra_opts=()):
+    table = select(table_name, synthetic)
+    runs = []
+    # seed by seed: an interrupted reproduction has every row for its finished seeds
+    for seed in seeds:
+        for row in table.rows:
+            out = _run_dir(output_dir, row.run, synthetic, seed)
+            opts = [*row.run.opts, *extra_opts, "SEED", str(seed)]
+            if row.run.kind == "pipeline":
+                command = [sys.executable, os.path.join(TOOLS, "dmf_pipeline.py"),
+                           "--pretrain", row.run.pretrain, "--finetune", row.run.config,
+                           "--output-dir", out, "--variant", row.run.variant, *opts]
+                configs = (row.run.pretrain, row.run.config) if row.run.variant != "none" \
+                    else (row.run.config,)
+            else:
+                command = [sys.executable, os.path.join(TOOLS, "train_net.py"), "--config-file",
+                           row.run.config, "--resume", *opts, "OUTPUT_DIR", out]
+                configs = (row.run.config,)
+            runs.append(PlannedRun(row.name, seed, out, command, configs))
+    return table, runs
+
+
+def _datasets_of(runs):
+    """(name, config of its first run) of every data set the runs train or test on, in order."""
+    seen = set()
+    for run in runs:
+        for config in run.configs:
+            cfg = load_config(config, check_files=False)
+            for name in (*cfg.DATASETS.NAMES, *cfg.DATASETS.TESTS):
+                if name not in seen:
+                    seen.add(name)
+                    yield name, cfg
+
+
+def needed_datasets(runs):
+    return [name for name, _ in _datasets_of(runs)]
+
+
+def missing_datasets(runs):
+    """[(name, expected layout)] of the data sets the runs need that are not present."""
+    return [(name, f"$FASTREID_DATASETS/{LAYOUTS.get(name, '?')}") for name in needed_datasets(runs)
+            if not is_present(name)]
+
+
+def prepare_synthetic_data(runs):
+    """Render the SynthPerson domains the runs need once, before parallel runs would race to."""
+    for name, cfg in _datasets_of(runs):
+        if name.startswith("SynthPerson"):
+            build_dataset(cfg, name)
+
+
+def datasets_message(missing):
+    lines = [f"missing data sets under FASTREID_DATASETS={os.path.abspath(datasets_root())}:"]
+    lines += [f"  {name}: {layout}" for name, layout in missing]
+    lines.append("  (--synthetic runs the same table structure on generated SynthPerson data)")
+    return "\n".join(lines)
