@@ -22,13 +22,9 @@ from PIL import Image
 
 from ..errors import DatasetNotFoundError
 from .captions import make_caption, read_caption_lines
-from .synth.generate import parse_image_name
+from .finegpr_names import environment_of, parse_image_name
 
 logger = logging.getLogger("fastreid.multimodal")
-
-WEATHERS = ("Sunny", "Clouds", "Overcast", "Foggy", "Neutral", "Blizzard", "Snowlight")
-ILLUMINATIONS = ("Midnight", "Dawn", "Forenoon", "Noon", "Afternoon", "Dusk", "Night")
-
 
 class SkipLog:
     """Counts skipped records per reason and logs one line per reason with the first example."""
@@ -47,14 +43,6 @@ class SkipLog:
             logger.warning("%s: skipped %d %s (first: %s)", self.source, count, reason,
                            self.first[reason])
         return dict(self.counts)
-
-
-def environment_of(name):
-    """Environment of an image from its FineGPR file name (camera = viewpoint, 10 degrees apart)."""
-    parsed = parse_image_name(name)
-    return {"camera": parsed["camera"], "viewpoint_deg": (parsed["camera"] - 1) * 10.0,
-            "weather": WEATHERS[parsed["weather"] - 1],
-            "illumination": ILLUMINATIONS[parsed["illumination"] - 1], "scene": parsed["scene"]}
 
 
 def image_decodes(path):

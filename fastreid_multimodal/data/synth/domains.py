@@ -34,8 +34,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, Mapping, Optional, Tuple
 
-WEATHERS = ("Sunny", "Clouds", "Overcast", "Foggy", "Neutral", "Blizzard", "Snowlight")
-ILLUMINATIONS = ("Midnight", "Dawn", "Forenoon", "Noon", "Afternoon", "Dusk", "Night")
+from ..finegpr_names import ILLUMINATIONS, WEATHERS
+
 SCENES = ("brick wall", "office windows", "street", "shop fronts", "plaza",
           "park", "forest", "field", "mountain")
 URBAN_SCENES = (1, 2, 3, 4, 5)

@@ -32,7 +32,9 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ...utils.io import atomic_write_json, atomic_write_text
 from ..captions import format_caption_line, make_caption
+from ..finegpr_names import format_image_name
 from .attributes import Identity, sample_identity
 from .domains import DOMAINS, Domain, get_domain
 from .environment import Environment, sample_environment
@@ -43,8 +45,6 @@ FORMAT_VERSION = 1
 DEFAULT_NUM_IDS = 100
 DEFAULT_IMAGES_PER_ID = 8
 JPEG_QUALITY = 90
-
-_NAME_RE = re.compile(r"^(\d{4,})_c(\d{2})_w(\d{2})_l(\d{2})_p(\d{2})\.jpg$")
 
 
 # ------------------------------------------------------------------------------------------
@@ -76,19 +76,7 @@ def image_rng(seed: int, domain: Union[str, Domain], pid: int, k: int,
 
 def image_name(pid: int, env: Environment) -> str:
     """FineGPR file name ``{pid:04d}_c{cc}_w{ww}_l{ll}_p{pp}.jpg``."""
-    return (f"{pid:04d}_c{env.camera:02d}_w{env.weather:02d}_l{env.illumination:02d}"
-            f"_p{env.scene:02d}.jpg")
-
-
-def parse_image_name(name: str) -> Dict[str, int]:
-    """FineGPR file name -> {"pid", "camera", "weather", "illumination", "scene"}."""
-    m = _NAME_RE.match(os.path.basename(name))
-    if m is None:
-        raise ValueError(f"not a FineGPR image name (pid_cXX_wXX_lXX_pXX.jpg): {name!r}")
-    pid, c, w, l, p = (int(g) for g in m.groups())
-    if not (1 <= c <= 36 and 1 <= w <= 7 and 1 <= l <= 7 and 1 <= p <= 9):
-        raise ValueError(f"FineGPR image name with an index out of range: {name!r}")
-    return {"pid": pid, "camera": c, "weather": w, "illumination": l, "scene": p}
+    return format_image_name(pid, env.camera, env.weather, env.illumination, env.scene)
 
 
 def sample_domain_identity(domain: Union[str, Domain], pid: int, seed: int = 0) -> Identity:
@@ -193,11 +181,8 @@ def make_splits(records: Sequence[dict], num_ids: int, train_fraction: float, se
 
 
 def _write_json(path: str, obj) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=1, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, path)
+    """One JSON style for every file of a domain (diffable, stable across runs)."""
+    atomic_write_json(path, obj, indent=1, sort_keys=True)
 
 
 def _read_meta(path: str) -> Optional[dict]:
@@ -294,9 +279,9 @@ def generate_domain(root: str, domain_name: Union[str, Domain], num_ids: int,
         _write_json(os.path.join(tmp, "images.json"),
                     {"version": FORMAT_VERSION,
                      "images": {r["name"]: {"pid": r["pid"], **r["env"]} for r in records}})
-        with open(os.path.join(tmp, "captions.txt"), "w", encoding="utf-8") as f:
-            for r in records:
-                f.write(format_caption_line(r["name"], r["caption"]) + "\n")
+        atomic_write_text(os.path.join(tmp, "captions.txt"),
+                          "".join(format_caption_line(r["name"], r["caption"]) + "\n"
+                                  for r in records))
         splits = make_splits(records, num_ids, train_fraction, seed, domain)
         _write_json(os.path.join(tmp, "splits.json"), splits)
         _write_json(os.path.join(tmp, "meta.json"),
