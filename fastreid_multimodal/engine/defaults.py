@@ -9,9 +9,9 @@ from fastreid.config import get_cfg
 from fastreid.engine import default_argument_parser as _fastreid_argument_parser
 from fastreid.engine import default_setup as _fastreid_default_setup
 
-from ..compat import resolve_device
 from ..config import add_multimodal_config
 from ..errors import ConfigError, UserError
+from ..utils.device import resolve_device
 
 
 def default_argument_parser():

@@ -1,0 +1,137 @@
+"""fastreid's training loop: each defect reproduced with fastreid's original code, then fixed."""
+import pytest
+import torch
+
+import fastreid_multimodal  # noqa: F401
+from fastreid_multimodal import compat
+from fastreid_multimodal.engine import load_config
+
+
+def _step_changes_weights(build_optimizer):
+    cfg = load_config(opts=["SOLVER.OPT", "SGD", "SOLVER.BASE_LR", "0.1"])
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3))
+    before = model[0].weight.detach().clone()
+    optimizer, _ = build_optimizer(cfg, model)
+    for _ in range(2):
+        loss = model(torch.ones(2, 4)).pow(2).sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return not torch.equal(before, model[0].weight.detach())
+
+
+def test_contiguous_params_optimizer_really_steps():
+    from fastreid.solver import build as solver_build
+    assert not _step_changes_weights(compat.original(solver_build, "build_optimizer")), \
+        "fastreid's optimizer should be the silent no-op on torch>=2"
+    assert _step_changes_weights(solver_build.build_optimizer)
+
+
+IMAGE_PATH = ("patch_embed", "image_proj", "cls_token", "pos_embed")
+
+
+def _text_only_steps(build_optimizer, opt, set_to_none=True):
+    """Two optimizer steps of a tiny DMF model on captions only; image-path weights before/after."""
+    from fastreid.modeling.meta_arch import build_model
+    from fastreid.utils.events import EventStorage
+    cfg = load_config("configs/Demo/Base-DMF-tiny.yml", [
+        "MODEL.VIT.EMBED_DIM", "32", "MODEL.BACKBONE.FEAT_DIM", "32", "MODEL.VIT.DEPTH", "1",
+        "MODEL.VIT.NUM_HEADS", "2", "INPUT.SIZE_TRAIN", "[32, 16]", "MODEL.TEXT.TRANSLATOR", "",
+        "MODEL.HEADS.NUM_CLASSES", "2", "MODEL.DEVICE", "cpu", "SOLVER.OPT", opt,
+        "SOLVER.BASE_LR", "0.01", "SOLVER.WEIGHT_DECAY", "0.01", "SOLVER.MOMENTUM", "0.9"])
+    torch.manual_seed(0)
+    model = build_model(cfg).train()
+    optimizer, _ = build_optimizer(cfg, model)
+    before = {k: v.detach().clone() for k, v in model.backbone.named_parameters()}
+    ids = torch.randint(1000, 2000, (4, 6))
+    batch = {"modality": torch.ones(4, dtype=torch.long), "targets": torch.tensor([0, 0, 1, 1]),
+             "text_ids": ids, "text_mask": torch.ones_like(ids, dtype=torch.bool)}
+    with EventStorage():
+        for _ in range(2):
+            optimizer.zero_grad(set_to_none=set_to_none)
+            sum(model(batch).values()).backward()
+            optimizer.step()
+    after = dict(model.backbone.named_parameters())
+    return before, after
+
+
+@pytest.mark.parametrize("opt", ["SGD", "Adam"])
+def test_idle_parameters_are_neither_decayed_nor_moved(opt):
+    from fastreid.solver import build as solver_build
+    before, after = _text_only_steps(solver_build.build_optimizer, opt)
+    image = [k for k in before if k.startswith(IMAGE_PATH)]
+    assert image and all(torch.equal(before[k], after[k]) for k in image)
+    assert not torch.equal(before["text_proj.weight"], after["text_proj.weight"])  # it trained
+    # fastreid's contiguous buffers (with the grads kept) decay the idle image path: Defect 18
+    before, after = _text_only_steps(compat.original(solver_build, "build_optimizer"), opt,
+                                     set_to_none=False)
+    assert not all(torch.equal(before[k], after[k]) for k in image)
+
+
+def _amp_trainer():
+    from fastreid.engine.train_loop import AMPTrainer
+    model = torch.nn.Linear(4, 2)
+
+    class Loss(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = model
+
+        def forward(self, data):
+            return {"loss": self.net(data).float().pow(2).mean()}
+
+    wrapped = Loss()
+    data = iter([torch.ones(3, 4)] * 4)
+    optimizer = torch.optim.SGD(wrapped.parameters(), lr=0.5)
+    return AMPTrainer, wrapped, data, optimizer
+
+
+def test_amp_on_cpu_uses_bfloat16(no_cuda):
+    from fastreid.utils.events import EventStorage
+    AMPTrainer, model, data, optimizer = _amp_trainer()
+    with compat.unpatched(AMPTrainer, "run_step"), EventStorage(0):
+        trainer = AMPTrainer(model, data, optimizer, None)
+        with pytest.raises(AssertionError, match="CUDA"):
+            trainer.run_step()
+    before = model.net.weight.detach().clone()
+    with EventStorage(0):
+        trainer = AMPTrainer(model, data, optimizer, None)
+        trainer.run_step()
+    assert trainer.grad_scaler is None
+    assert not torch.equal(before, model.net.weight.detach())
+
+
+def test_finished_run_has_an_epoch_for_hooks():
+    from fastreid.engine.train_loop import HookBase, TrainerBase
+
+    class ReadsEpoch(HookBase):
+        def after_train(self):
+            self.seen = self.trainer.epoch
+
+    def run():
+        trainer = TrainerBase()
+        hook = ReadsEpoch()
+        trainer.register_hooks([hook])
+        trainer.train(start_epoch=3, max_epoch=3, iters_per_epoch=5)
+        return hook.seen
+
+    with compat.unpatched(TrainerBase, "train"), pytest.raises(AttributeError):
+        run()
+    assert run() == 2
+
+
+def test_cosine_spans_at_least_one_epoch_when_warmup_covers_the_run():
+    from fastreid.solver import build as solver_build
+
+    cfg = load_config(None, ["SOLVER.SCHED", "CosineAnnealingLR", "SOLVER.MAX_EPOCH", "1",
+                             "SOLVER.WARMUP_ITERS", "20"])
+    def one_epoch(build):
+        optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        cosine = build(cfg, optimizer, iters_per_epoch=44)["lr_sched"]
+        optimizer.step()
+        cosine.step()
+        return optimizer.param_groups[0]["lr"]
+
+    with compat.unpatched(solver_build, "build_lr_scheduler"), pytest.raises(ZeroDivisionError):
+        one_epoch(solver_build.build_lr_scheduler)
+    assert one_epoch(solver_build.build_lr_scheduler) == pytest.approx(cfg.SOLVER.ETA_MIN_LR)
