@@ -23,8 +23,8 @@ from fastreid_multimodal.data.captions import identity_keywords, make_caption
 from fastreid_multimodal.data.synth.attributes import sample_identity
 from fastreid_multimodal.data.text import build_tokenizer, tokenize
 from fastreid_multimodal.modeling.backbones.dmf_vit import DMFViT
-from fastreid_multimodal.modeling.backbones.text_path import PretrainedTextTranslator
-from fastreid_multimodal.pretrained import packaged_text_model_dir
+from fastreid_multimodal.modeling.backbones.text_translator import PretrainedTextTranslator
+from fastreid_multimodal.utils.hub import packaged_text_model_dir
 
 SIZES = {"tiny": (192, 12, 3), "small": (384, 12, 6), "base": (768, 12, 12)}
 

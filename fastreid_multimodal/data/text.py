@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import ConfigError
-from ..pretrained import packaged_text_model_dir  # noqa: F401  (re-exported)
+from ..utils.hub import packaged_text_model_dir  # noqa: F401  (re-exported)
 
 def read_vocab(path):
     vocab = {}
@@ -45,11 +45,17 @@ def build_tokenizer(path="", key="MODEL.TEXT.TOKENIZER"):
 def text_tokenizer(cfg):
     """The tokenizer of a config: MODEL.TEXT.TOKENIZER; when empty, the text translator's own
     (MODEL.TEXT.TRANSLATOR), else the packaged BERT-uncased vocabulary."""
-    from ..pretrained import resolve_text_model
+    from ..utils.hub import resolve_text_model
     path = cfg.MODEL.TEXT.TOKENIZER
     if not path and cfg.MODEL.TEXT.TRANSLATOR:
         path = resolve_text_model(cfg)
     return build_tokenizer(path)
+
+
+def vocabulary_size(cfg):
+    """Token ids of the config's tokenizer: the size of the models' word embeddings and word
+    predictions."""
+    return len(text_tokenizer(cfg))
 
 
 @dataclass

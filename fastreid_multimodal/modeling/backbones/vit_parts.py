@@ -1,15 +1,20 @@
-"""Pieces the ViT backbones share: an overlapping patch embedding and ViT weight loading."""
+"""What the DMF and MMET backbones share: their ViT settings, the overlapping patch embedding,
+stacks of timm blocks and the way token sequences enter and run through them."""
 import logging
 
 import torch
-from timm.layers import PatchEmbed, resample_abs_pos_embed, resample_patch_embed
+from timm.layers import PatchEmbed
+from timm.models.vision_transformer import Block
 from torch import nn
 
 from ...errors import ConfigError
-from ...pretrained import resolve_vit_weights
-from ...utils.safe_load import load_weights
 
 logger = logging.getLogger("fastreid.multimodal")
+
+# FastReID's build_vit_backbone reads MODEL.BACKBONE.DEPTH as a size name (768-d tokens)
+FASTREID_VIT_SIZES = {"small": dict(depth=8, num_heads=8, mlp_ratio=3.0, qkv_bias=False),
+                      "base": dict(depth=12, num_heads=12, mlp_ratio=4.0, qkv_bias=True)}
+DEFAULT_VIT_SIZE = dict(depth=12, num_heads=12, mlp_ratio=4.0, qkv_bias=True)  # MODEL.VIT defaults
 
 
 class StridedPatchEmbed(PatchEmbed):
@@ -25,68 +30,81 @@ class StridedPatchEmbed(PatchEmbed):
         self.num_patches = self.grid_size[0] * self.grid_size[1]
 
 
-def read_state_dict(path, key, allow_download=False):
-    """The tensors of a local checkpoint or a cached timm model's weights (timm / TransReID /
-    FastReID style wrappers unwrapped). Weights are data: never unpickled as code."""
-    if not path:
-        raise ConfigError(f"MODEL.BACKBONE.PRETRAIN is True but {key} is empty: give a local "
-                          "ImageNet/data2vec ViT checkpoint (timm key names) or a cached timm "
-                          f"name, e.g. {key} vit_base_patch16_224.augreg2_in21k_ft_in1k, or train "
-                          "from scratch with MODEL.BACKBONE.PRETRAIN False")
-    path = resolve_vit_weights(path, key, allow_download)
-    if path.endswith(".safetensors"):
-        from safetensors.torch import load_file
-        state = load_file(path)
-    else:
-        state = load_weights(path, key)
-    for wrapper in ("model", "state_dict", "module"):
-        if isinstance(state, dict) and wrapper in state and isinstance(state[wrapper], dict):
-            state = state[wrapper]
-    clean = {}
-    for name, value in state.items():
-        if not torch.is_tensor(value):
-            continue
-        for prefix in ("module.", "backbone.", "base."):
-            if name.startswith(prefix):
-                name = name[len(prefix):]
-        clean[name] = value
-    return clean
+def check_input_sizes(cfg, patch, strides):
+    """Images must cover a patch; pixels beyond the last stride are lost, which is said once."""
+    for key, size in (("INPUT.SIZE_TRAIN", cfg.INPUT.SIZE_TRAIN), ("INPUT.SIZE_TEST", cfg.INPUT.SIZE_TEST)):
+        if any(s < patch for s in size):
+            raise ConfigError(f"{key} {list(size)} is smaller than MODEL.VIT.PATCH_SIZE {patch}")
+        dropped = [(s - patch) % st for s, st in zip(size, strides)]
+        if any(dropped):  # TransReID's 256x128 at stride 12 drops 4 columns
+            logger.warning("%s %s at MODEL.VIT.PATCH_SIZE %d, MODEL.BACKBONE.STRIDE_SIZE %s: the "
+                           "last %d rows and %d columns of every image fall outside the patch "
+                           "grid and are not seen", key, list(size), patch, list(strides), *dropped)
 
 
-def load_vit_weights(model, path, key="MODEL.BACKBONE.PRETRAIN_PATH", allow_download=False):
-    """Load ImageNet/data2vec-style ViT weights (timm key names) into ``model``.
+def check_feat_dim(cfg):
+    if cfg.MODEL.BACKBONE.FEAT_DIM != cfg.MODEL.VIT.EMBED_DIM:
+        raise ConfigError(f"MODEL.BACKBONE.FEAT_DIM ({cfg.MODEL.BACKBONE.FEAT_DIM}) must equal "
+                          f"MODEL.VIT.EMBED_DIM ({cfg.MODEL.VIT.EMBED_DIM}): the head reads the "
+                          "[cls] feature (set both; FastReID's ResNet configs use FEAT_DIM 2048)")
 
-    The position embedding is resampled to the model's patch grid (e.g. 14x14 -> 21x10 for 256x128
-    at stride 12) and the patch kernel to its patch size; classifier heads are dropped."""
-    state = read_state_dict(path, key, allow_download)
-    own = model.state_dict()
-    loaded = {}
-    for name, value in state.items():
-        if name.startswith(("head.", "fc_norm.", "pre_logits.")) or name not in own:
-            continue
-        if name == "pos_embed" and value.shape != own[name].shape:
-            prefix = 1
-            old = int(round((value.shape[1] - prefix) ** 0.5))
-            value = resample_abs_pos_embed(value, new_size=list(model.patch_embed.grid_size),
-                                           old_size=[old, old], num_prefix_tokens=prefix)
-            logger.info("pos_embed resampled from %dx%d to %dx%d", old, old,
-                        *model.patch_embed.grid_size)
-        elif name == "patch_embed.proj.weight" and value.shape[-2:] != own[name].shape[-2:]:
-            value = resample_patch_embed(value, list(own[name].shape[-2:]))
-        if value.shape != own[name].shape:
-            logger.warning("%s: %s has shape %s, the model %s; not loaded", path, name,
-                           tuple(value.shape), tuple(own[name].shape))
-            continue
-        loaded[name] = value
-    beyond = sorted({int(n.split(".")[1]) for n in state if n.startswith("blocks.") and n not in own
-                     and n.split(".")[1].isdigit()})
-    if beyond:  # a 12-block checkpoint into a 4-block model: say which blocks are not used
-        logger.warning("%s: blocks %d-%d of the checkpoint are not loaded: the model has %d blocks "
-                       "(MODEL.VIT.DEPTH)", path, beyond[0], beyond[-1], beyond[0])
-    if not loaded:
-        raise ConfigError(f"{key}: '{path}' holds no ViT weight this backbone can use "
-                          f"(expected timm names like patch_embed.proj.weight, blocks.0.attn.qkv.weight)")
-    missing = model.load_state_dict(loaded, strict=False).missing_keys
-    logger.info("Loaded %d tensors from %s; %d left at their initialisation (%s)", len(loaded), path,
-                len(missing), ", ".join(sorted({m.split(".")[0] for m in missing})))
-    return loaded
+
+def vit_kwargs(cfg):
+    """The ViT size and regularisation keys of a config, checked."""
+    stride = cfg.MODEL.BACKBONE.STRIDE_SIZE
+    strides = tuple(stride) if isinstance(stride, (list, tuple)) else (stride, stride)
+    check_input_sizes(cfg, cfg.MODEL.VIT.PATCH_SIZE, strides)
+    size = dict(depth=cfg.MODEL.VIT.DEPTH, num_heads=cfg.MODEL.VIT.NUM_HEADS,
+                mlp_ratio=cfg.MODEL.VIT.MLP_RATIO, qkv_bias=cfg.MODEL.VIT.QKV_BIAS)
+    fastreid_size = FASTREID_VIT_SIZES.get(str(cfg.MODEL.BACKBONE.DEPTH))
+    if fastreid_size is not None:
+        if size != DEFAULT_VIT_SIZE:
+            raise ConfigError(f"MODEL.BACKBONE.DEPTH '{cfg.MODEL.BACKBONE.DEPTH}' (FastReID's ViT "
+                              "size) and MODEL.VIT.DEPTH / NUM_HEADS / MLP_RATIO / QKV_BIAS both set "
+                              "the ViT's size: keep one")
+        size = fastreid_size  # a FastReID ViT config: its DEPTH names the size
+    return dict(
+        img_size=tuple(cfg.INPUT.SIZE_TRAIN), patch_size=cfg.MODEL.VIT.PATCH_SIZE,
+        stride=strides, embed_dim=cfg.MODEL.VIT.EMBED_DIM, **size,
+        drop_rate=cfg.MODEL.BACKBONE.DROP_RATIO,
+        attn_drop_rate=cfg.MODEL.BACKBONE.ATT_DROP_RATE,
+        drop_path_rate=cfg.MODEL.BACKBONE.DROP_PATH_RATIO)
+
+
+def build_blocks(depth, embed_dim, num_heads, mlp_ratio, qkv_bias, drop_rate, attn_drop_rate,
+                 drop_path_rate):
+    """``depth`` timm blocks, stochastic depth rising linearly to ``drop_path_rate``."""
+    dpr = torch.linspace(0, drop_path_rate, depth).tolist()
+    return nn.ModuleList([
+        Block(embed_dim, num_heads, mlp_ratio, qkv_bias=qkv_bias, proj_drop=drop_rate,
+              attn_drop=attn_drop_rate, drop_path=dpr[i]) for i in range(depth)])
+
+
+def check_text_length(input_ids, pos_embed):
+    length = input_ids.shape[1]
+    if length + 1 > pos_embed.shape[1]:
+        raise ValueError(f"text batch of {length} tokens exceeds MODEL.TEXT.MAX_LENGTH="
+                         f"{pos_embed.shape[1] - 1}")
+
+
+def with_cls_and_positions(x, cls_token, pos_embed, dropout):
+    """[cls] then the tokens ``x`` (B, N, D), plus the first 1 + N position embeddings."""
+    x = torch.cat([cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+    return dropout(x + pos_embed[:, :x.shape[1]])
+
+
+def text_padding(attention_mask):
+    """Key padding of a [cls] + text sequence: [cls] is real, then ``~attention_mask``."""
+    return torch.cat([attention_mask.new_zeros(attention_mask.shape[0], 1, dtype=torch.bool),
+                      ~attention_mask.bool()], dim=1)
+
+
+def run_blocks(blocks, norm, x, key_padding=None):
+    """Blocks then norm; ``key_padding`` (B, N) bool marks tokens nobody may attend to."""
+    mask = None
+    if key_padding is not None and key_padding.any():
+        mask = torch.zeros(key_padding.shape, dtype=x.dtype, device=x.device)
+        mask = mask.masked_fill(key_padding, float("-inf"))[:, None, None, :]
+    for block in blocks:
+        x = block(x, attn_mask=mask)
+    return norm(x)

@@ -14,8 +14,8 @@ class MaskedTokenHead(nn.Module):
     def __init__(self, cfg, vocab_size=None, word_dim=None):
         super().__init__()
         if vocab_size is None:
-            from ...data.text import build_tokenizer
-            vocab_size = len(build_tokenizer(cfg.MODEL.TEXT.TOKENIZER))
+            from ...data.text import vocabulary_size
+            vocab_size = vocabulary_size(cfg)
         dim = cfg.MODEL.VIT.EMBED_DIM
         word_dim = word_dim or dim
         self.transform = nn.Sequential(nn.Linear(dim, word_dim), nn.GELU(),

@@ -8,12 +8,11 @@ import torch
 
 from fastreid_multimodal.engine import load_config
 from fastreid_multimodal.errors import ConfigError
-from fastreid_multimodal.modeling.backbones.text_path import (PretrainedTextTranslator,
-                                                              build_text_translator)
-from fastreid_multimodal.modeling.backbones.vit_parts import read_state_dict
+from fastreid_multimodal.modeling.backbones.pretrained import read_checkpoint, resolve_vit_weights
+from fastreid_multimodal.modeling.backbones.text_translator import (PretrainedTextTranslator,
+                                                                    build_text_translator)
+from fastreid_multimodal.utils.hub import packaged_text_model_dir, resolve_text_model
 from fastreid_multimodal.utils.safe_load import UnsafeCheckpointError
-from fastreid_multimodal.pretrained import (packaged_text_model_dir, resolve_text_model,
-                                            resolve_vit_weights)
 
 COMMIT = "0" * 40
 
@@ -105,7 +104,7 @@ def test_timm_name_resolves_from_the_local_cache(hub_cache, tmp_path):
     save_file(model.state_dict(), str(weights))
     add_to_hub_cache(hub_cache, "timm/" + name, {"model.safetensors": str(weights)})
     path = resolve_vit_weights(name)
-    state = read_state_dict(name, "MODEL.BACKBONE.PRETRAIN_PATH")
+    state = read_checkpoint(name, "MODEL.BACKBONE.PRETRAIN_PATH")
     assert path.endswith("model.safetensors")
     assert torch.equal(state["pos_embed"], model.state_dict()["pos_embed"])
     with pytest.raises(ConfigError, match="vit_small_patch16_224.augreg_in21k_ft_in1k"):
@@ -120,5 +119,5 @@ def test_weight_file_with_code_is_refused(tmp_path):
     path = tmp_path / "evil.pth"
     torch.save({"model": {"w": torch.zeros(1)}, "x": Payload()}, str(path))
     with pytest.raises(UnsafeCheckpointError, match="evil.pth.*posix.system"):
-        read_state_dict(str(path), "MODEL.BACKBONE.PRETRAIN_PATH")
+        read_checkpoint(str(path), "MODEL.BACKBONE.PRETRAIN_PATH")
     assert not (tmp_path / "ran").exists()

@@ -1,4 +1,5 @@
-"""The text "translator" of DMF: token ids -> token features before the projection L."""
+"""Text "translators": token ids -> token features, learned or from a pre-trained text model
+(DMF's translator before the projection L; MMET's word embeddings)."""
 import logging
 
 import torch
@@ -6,7 +7,7 @@ from torch import nn
 
 from ...data.text import build_tokenizer, text_tokenizer
 from ...errors import ConfigError
-from ...pretrained import resolve_text_model
+from ...utils.hub import resolve_text_model
 
 logger = logging.getLogger("fastreid.multimodal")
 
@@ -100,3 +101,18 @@ def build_text_translator(cfg, vocab_size, dim):
     folder = resolve_text_model(cfg)
     check_same_vocabulary(cfg, folder)
     return PretrainedTextTranslator(folder, freeze=cfg.MODEL.TEXT.FREEZE_TRANSLATOR)
+
+
+def pretrained_word_embeddings(cfg, vocab_size):
+    """MMET's word embeddings: those of the text model MODEL.TEXT.TRANSLATOR."""
+    from transformers import AutoModel
+    folder = resolve_text_model(cfg)
+    weight = AutoModel.from_pretrained(folder, local_files_only=True).get_input_embeddings().weight
+    if weight.shape[0] != vocab_size:
+        raise ConfigError(f"MODEL.TEXT.TRANSLATOR: '{folder}' has {weight.shape[0]} word embeddings "
+                          f"but the tokenizer (MODEL.TEXT.TOKENIZER) {vocab_size} tokens")
+    freeze = cfg.MODEL.TEXT.FREEZE_TRANSLATOR
+    embedding = nn.Embedding.from_pretrained(weight.detach().clone(), freeze=freeze)
+    logger.info("MMET word embeddings from %s (%d x %d, %s)", folder, *weight.shape,
+                "frozen" if freeze else "trained")
+    return embedding

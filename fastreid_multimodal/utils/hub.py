@@ -1,5 +1,5 @@
-"""Pre-trained models by the names their users write: a local path, ``packaged``, a Hugging Face id
-(text translators) or a timm model name (ViT weights).
+"""Pre-trained models by the names their users write: a local path, ``packaged`` or a Hugging Face
+id (text translators; timm names of ViT weights are resolved in ``modeling.backbones.pretrained``).
 
 Hub names resolve from the local Hugging Face cache only (``HF_HUB_CACHE``, default
 ~/.cache/huggingface/hub). A download needs both ``MODEL.ALLOW_DOWNLOAD True`` and HF_HUB_OFFLINE
@@ -8,7 +8,7 @@ unset; otherwise a name that is not cached is one error naming it and the comman
 import os
 import re
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 PACKAGED = "packaged"
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # owner/name
@@ -30,7 +30,9 @@ def downloads_allowed(cfg):
     return bool(cfg.MODEL.ALLOW_DOWNLOAD) and not offline
 
 
-def _hub_file(repo_id, filenames, key, name, allow_download, how):
+def cached_hub_file(repo_id, filenames, key, name, allow_download, how):
+    """Local path of the first of ``filenames`` in hub repository ``repo_id``; else one error
+    naming ``name`` (as the user wrote it under ``key``) and ``how`` to fetch it."""
     from huggingface_hub import hf_hub_download
     cache = os.environ.get("HF_HUB_CACHE") or None
     errors = []
@@ -60,43 +62,18 @@ def resolve_text_model(cfg, key="MODEL.TEXT.TRANSLATOR"):
         raise ConfigError(f"{key}: '{name}' does not exist (expected a local Hugging Face model "
                           "folder with config.json and weights, 'packaged', or a hub id like "
                           "facebook/data2vec-text-base)")
-    config = _hub_file(name, ("config.json",), key, name, downloads_allowed(cfg),
-                       f"huggingface-cli download {name}")
+    config = cached_hub_file(name, ("config.json",), key, name, downloads_allowed(cfg),
+                             f"huggingface-cli download {name}")
     folder = os.path.dirname(config)
     for weights in ("model.safetensors", "pytorch_model.bin"):
         if os.path.isfile(os.path.join(folder, weights)):
             break
     else:
-        _hub_file(name, ("model.safetensors", "pytorch_model.bin"), key, name,
-                  downloads_allowed(cfg), f"huggingface-cli download {name}")
+        cached_hub_file(name, ("model.safetensors", "pytorch_model.bin"), key, name,
+                        downloads_allowed(cfg), f"huggingface-cli download {name}")
     for extra in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         try:  # tokenizer files are optional; fetch what the cache (or hub) has
-            _hub_file(name, (extra,), key, name, downloads_allowed(cfg), "")
+            cached_hub_file(name, (extra,), key, name, downloads_allowed(cfg), "")
         except ConfigError:
             pass
     return folder
-
-
-def timm_hub_id(name):
-    """The hub repository of a timm model name with pre-trained weights, else None."""
-    try:
-        from timm.models import get_pretrained_cfg
-        pretrained = get_pretrained_cfg(name)
-    except Exception:  # not a timm name
-        return None
-    return getattr(pretrained, "hf_hub_id", None) if pretrained is not None else None
-
-
-def resolve_vit_weights(name, key="MODEL.BACKBONE.PRETRAIN_PATH", allow_download=False):
-    """Local weight file for ``name``: a file path, or a timm model name with a pre-trained tag
-    (e.g. vit_base_patch16_224.augreg2_in21k_ft_in1k) found in the Hugging Face cache."""
-    if os.path.isfile(name):
-        return name
-    repo = timm_hub_id(name)
-    if repo is None:
-        raise ConfigError(f"{key}: weight file '{name}' does not exist and is not a timm model "
-                          "name with hub weights (expected a local ViT checkpoint, e.g. timm's "
-                          "vit_base_patch16_224 .pth, or a name like "
-                          "vit_base_patch16_224.augreg2_in21k_ft_in1k)")
-    return _hub_file(repo, ("model.safetensors", "pytorch_model.bin"), key, name, allow_download,
-                     f"python -c \"import timm; timm.create_model('{name}', pretrained=True)\"")
