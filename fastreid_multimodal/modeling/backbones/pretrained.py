@@ -105,11 +105,13 @@ def in_model_layout(name, value, state_dict, model, target):
     if value.shape == target.shape:
         return value
     if name == "pos_embed" and value.shape[-1] == target.shape[-1]:
-        grid = source_grid(state_dict, model)
-        if grid is not None:
-            return resample_abs_pos_embed(value, new_size=list(model.patch_embed.grid_size),
-                                          old_size=list(grid),
-                                          num_prefix_tokens=num_prefix_tokens(state_dict))
+        grid, prefix = source_grid(state_dict, model), num_prefix_tokens(state_dict)
+        own_prefix = target.shape[1] - model.patch_embed.num_patches
+        if grid is not None and prefix >= own_prefix:
+            value = resample_abs_pos_embed(value, new_size=list(model.patch_embed.grid_size),
+                                           old_size=list(grid), num_prefix_tokens=prefix)
+            # timm orders [cls] before distillation / register tokens: the model keeps the first
+            return torch.cat([value[:, :own_prefix], value[:, prefix:]], dim=1)
     if name == "patch_embed.proj.weight" and value.shape[:2] == target.shape[:2]:
         return resample_patch_embed(value, list(target.shape[-2:]))
     return value
@@ -124,8 +126,8 @@ def with_a_place_in(own, state_dict):
 def checkpoint_filter_fn(state_dict, model):
     """The tensors of a ViT checkpoint that ``model`` can load (ready for ``load_state_dict``):
     names unwrapped, classifier heads and tensors the model lacks dropped, the position embedding
-    resampled to the model's patch grid and the patch kernel to its patch size, whatever still
-    differs in shape dropped."""
+    resampled to the model's patch grid (and cut to its prefix tokens), the patch kernel to its
+    patch size, whatever still differs in shape dropped."""
     state_dict = tensors_by_timm_name(state_dict)
     own = model.state_dict()
     kept = {}
