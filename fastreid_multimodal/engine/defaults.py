@@ -82,7 +82,7 @@ def check_config_files(cfg):
             raise ConfigError("MODEL.BACKBONE.PRETRAIN is True but MODEL.BACKBONE.PRETRAIN_PATH is "
                               "empty: give a local weight file (or, for the ViT backbones, a cached "
                               "timm name), or set MODEL.BACKBONE.PRETRAIN False; nothing is downloaded")
-        from ..pretrained import timm_hub_id
+        from ..modeling.backbones.pretrained import timm_hub_id
         if not os.path.isfile(path) and timm_hub_id(path) is None:  # names resolve at build
             raise ConfigError(f"MODEL.BACKBONE.PRETRAIN_PATH: '{path}' does not exist and is not "
                               "a timm model name with pre-trained weights (expected a local weight "
