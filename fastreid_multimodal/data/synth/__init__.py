@@ -9,15 +9,15 @@ See ``domains`` for the built-in domains (source, campus, winter, night), ``envi
 what varies per image, ``person`` and ``backgrounds`` for what is drawn, ``render`` for how a
 picture is composed and ``generate`` for the on-disk layout.
 """
+from ..finegpr_names import parse_image_name
 from .attributes import (COLOUR_NAMES, COLOURS, SKIN_NAMES, SKIN_TONES, VISIBLE_ATTRIBUTES,
                          Identity, nearest_colour, sample_identity)
 from .domains import (DOMAINS, ILLUMINATIONS, SCENES, VIEWPOINTS, WEATHERS, Camera, Domain,
                       Palette, get_domain, viewpoint_name)
-from ..finegpr_names import parse_image_name
+from .environment import Environment, sample_environment
 from .generate import (domain_dir, ensure_domain, generate_domain, identity_rng, image_name,
                        image_rng, make_contact_sheet, make_splits, plan_images, read_domain,
                        sample_domain_identity, save_image, save_mask)
-from .environment import Environment, sample_environment
 from .labels import PART_NAMES
 from .render import render
 
