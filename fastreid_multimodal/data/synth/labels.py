@@ -12,8 +12,7 @@ PART_NAMES = {BG: "background", SKIN: "skin", SKIN_FAR: "skin", HAIR: "hair", UP
               UPPER_ALT: "upper", UPPER_FAR: "upper", LOWER: "lower", LOWER_FAR: "lower",
               SHOES: "shoes", SHOES_FAR: "shoes", HAT: "hat", BAG: "bag", STRAP: "bag",
               EYES: "skin", GLASSES: "glasses", SLEEVE: "upper", SHADOW: "background",
-              OCC1: "occluder",
-              OCC2: "occluder", OCC3: "occluder"}
+              OCC1: "occluder", OCC2: "occluder", OCC3: "occluder"}
 
 IS_FOREGROUND = np.zeros(256, dtype=bool)
 IS_FOREGROUND[1:SHADOW] = True
