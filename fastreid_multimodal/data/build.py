@@ -25,7 +25,7 @@ from .masking import build_patch_masker, build_token_masker, masked_modalities
 from .modality_sampler import ModalityBalancedIdentitySampler
 from .multimodal import MODALITIES, MultimodalCollate, MultimodalDataset
 from .pairs import PairCollate, PairDataset, PairingStats, pair_samples, pair_transforms
-from .text import build_tokenizer, text_tokenizer
+from .text import text_tokenizer
 
 logger = logging.getLogger("fastreid.multimodal")
 SAMPLE_LISTS = {"DMF": "fused", "MMET": "pairs"}  # MODEL.META_ARCHITECTURE -> its samples (else images)
@@ -119,7 +119,7 @@ def pair_train_loader(cfg, mask_images_of=(), mask_texts_of=()):
     """MMET's training loader; patches of ``mask_images_of`` modalities and tokens of
     ``mask_texts_of`` modalities are masked (e.g. (IMAGE, PAIR) for MIM + MMM)."""
     items, stats = paired_items(cfg)
-    tokenizer = build_tokenizer(cfg.MODEL.TEXT.TOKENIZER)
+    tokenizer = text_tokenizer(cfg)  # the one the model's vocabulary is sized from
     transform, joint = pair_transforms(cfg)
     train_set = PairDataset(
         items, transform, tokenizer, cfg.MODEL.TEXT.MAX_LENGTH, joint,

@@ -24,6 +24,7 @@ from torch import nn
 
 from ...data.text import vocabulary_size
 from ...errors import ConfigError
+from ...utils.hub import downloads_allowed
 from ..feature_map import as_feature_map
 from .pretrained import load_vit_weights
 from .text_translator import pretrained_word_embeddings
@@ -131,5 +132,5 @@ def build_mmet_backbone(cfg):
                             fusion_depth=cfg.MODEL.MMET.FUSION_DEPTH, word_embeddings=words,
                             **vit_kwargs(cfg))
     if cfg.MODEL.BACKBONE.PRETRAIN:  # the image encoder; text and fusion start from scratch
-        load_vit_weights(model, cfg.MODEL.BACKBONE.PRETRAIN_PATH)
+        load_vit_weights(model, cfg.MODEL.BACKBONE.PRETRAIN_PATH, allow_download=downloads_allowed(cfg))
     return model
