@@ -15,8 +15,7 @@ from typing import Mapping, Tuple
 
 import numpy as np
 
-WEATHER_NAMES = ("Sunny", "Clouds", "Overcast", "Foggy", "Neutral", "Blizzard", "Snowlight")
-ILLUMINATION_NAMES = ("Midnight", "Dawn", "Forenoon", "Noon", "Afternoon", "Dusk", "Night")
+from .finegpr_names import ILLUMINATIONS, WEATHERS
 
 WEATHER_PHRASES = {
     "sunny": ("on a sunny day", "in sunny weather", "in the sunshine"),
@@ -128,8 +127,8 @@ def make_caption(attrs: Mapping, env: Mapping, rng: np.random.Generator) -> str:
         bag_phrase = ("a backpack" if attrs.get("bag_type") == "backpack"
                       else _pick(rng, ("a shoulder bag", "a bag over the shoulder")))
 
-    weather = _pick(rng, WEATHER_PHRASES[_env_name(env, "weather", WEATHER_NAMES)])
-    illum = _pick(rng, ILLUMINATION_PHRASES[_env_name(env, "illumination", ILLUMINATION_NAMES)])
+    weather = _pick(rng, WEATHER_PHRASES[_env_name(env, "weather", WEATHERS)])
+    illum = _pick(rng, ILLUMINATION_PHRASES[_env_name(env, "illumination", ILLUMINATIONS)])
     view = _viewpoint(env)
     view_adj, view_seen = VIEW_PHRASES[view]
     view_seen = _pick(rng, view_seen)
@@ -215,7 +214,7 @@ ENVIRONMENT_PHRASES = tuple(sorted(
     | {p for _, ps in VIEW_PHRASES.values() for p in ps}
     | {f"with {adj} viewpoint" for adj, _ in VIEW_PHRASES.values()}
     | {f"the {adj} view of the person" for adj, _ in VIEW_PHRASES.values()}
-    | {f"in a {w.lower()} {i.lower()}" for w in WEATHER_NAMES for i in ILLUMINATION_NAMES},
+    | {f"in a {w.lower()} {i.lower()}" for w in WEATHERS for i in ILLUMINATIONS},
     key=len, reverse=True))
 #: the words that name an identity attribute (FineGPR's 13 + skin): who, hair, clothes and their
 #: colours, shoes, accessories. Everything else (articles, verbs, environment) is dropped.

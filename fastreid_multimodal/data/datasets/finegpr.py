@@ -7,7 +7,8 @@ from fastreid.data.datasets import DATASET_REGISTRY
 from fastreid.data.datasets.bases import ImageDataset
 
 from ..finegpr_folder import (SkipLog, count_single_image_ids, group_by_pid, list_images,
-                              parse_image_name, sample_per_identity)
+                              sample_per_identity)
+from ..finegpr_names import parse_image_name
 from ...config import active_config
 from ..layouts import datasets_root
 
