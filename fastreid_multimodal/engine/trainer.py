@@ -20,10 +20,12 @@ from ..errors import ConfigError
 from ..evaluation.chunked_evaluator import EVALUATORS, ChunkedReidEvaluator
 from ..evaluation.results import format_table, results_per_target, write_results
 from ..evaluation.text_retrieval import TextToImageEvaluator, format_text_table
+from ..utils.model import unwrap
 from ..utils.safe_load import load_weights
 
 logger = logging.getLogger("fastreid.multimodal")
 TEXT_QUERY_MODELS = ("MMET",)  # meta-architectures whose text_features() encode caption queries
+LR_FACTOR_MODELS = ("MMET",)  # meta-architectures whose lr_factors() scale some parameters' lr
 
 
 class MultimodalTrainer(DefaultTrainer):
@@ -45,9 +47,8 @@ class MultimodalTrainer(DefaultTrainer):
     @classmethod
     def build_optimizer(cls, cfg, model):
         optimizer, param_wrapper = super().build_optimizer(cfg, model)
-        lr_factors = getattr(_unwrap(model), "lr_factors", None)  # MMET: MODEL.MMET.FUSION_LR_FACTOR
-        if lr_factors is not None:
-            scale_learning_rates(optimizer, lr_factors())
+        if cfg.MODEL.META_ARCHITECTURE in LR_FACTOR_MODELS:  # MODEL.MMET.FUSION_LR_FACTOR
+            scale_learning_rates(optimizer, unwrap(model).lr_factors())
         return optimizer, param_wrapper
 
     def resume_or_load(self, resume=True):
@@ -203,15 +204,11 @@ def scale_learning_rates(optimizer, factors):
     return scaled
 
 
-def _unwrap(model):
-    return model.module if hasattr(model, "module") else model
-
-
 def check_checkpoint_matches(model, path, min_fraction=0.5, checkpoint=None):
     """A checkpoint of another architecture is an error listing what does not match."""
     state = _model_state(path, checkpoint)
     stored = {k[len("module."):] if k.startswith("module.") else k for k in state}
-    own = set(_unwrap(model).state_dict())
+    own = set(unwrap(model).state_dict())
     matched = own & stored
     if len(matched) >= min_fraction * len(own):
         return
@@ -223,6 +220,6 @@ def check_checkpoint_matches(model, path, min_fraction=0.5, checkpoint=None):
         return ", ".join(groups[:12]) + (f" ... ({len(groups)} groups)" if len(groups) > 12 else "")
 
     raise ConfigError(f"MODEL.WEIGHTS: '{path}' is not a checkpoint of this architecture "
-                      f"({type(_unwrap(model)).__name__}): only {len(matched)} of {len(own)} weights "
+                      f"({type(unwrap(model)).__name__}): only {len(matched)} of {len(own)} weights "
                       f"match.\n  missing in the checkpoint: {show(missing)}\n"
                       f"  unexpected in the checkpoint: {show(unexpected)}")

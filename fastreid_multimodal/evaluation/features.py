@@ -11,12 +11,10 @@ from fastreid.data.transforms import build_transforms
 from ..data.text import text_tokenizer, tokenize
 from ..errors import UserError
 
-# MODEL.BACKBONE.NAME -> the backbone's text [cls] (B, D) before any head (FastReID backbones
-# have no text path, so there is no common name to call)
-TEXT_CLS = {
-    "build_dmf_vit_backbone": lambda backbone, ids, mask: backbone.forward_text(ids, mask),
-    "build_mmet_backbone": lambda backbone, ids, mask: backbone.encode_text(ids, mask)[:, 0],
-}
+from ..utils.model import unwrap
+
+# backbones with a text path: forward_image / forward_text give their [cls] (B, D) before any head
+TEXT_BACKBONES = ("build_dmf_vit_backbone", "build_mmet_backbone")
 
 
 def load_images(cfg, paths):
@@ -31,10 +29,6 @@ def tokens(cfg, tokenizer, captions, device):
     return encoded.input_ids.to(device), encoded.attention_mask.to(device)
 
 
-def _unwrap(model):
-    return model.module if hasattr(model, "module") else model
-
-
 @torch.no_grad()
 def in_batches(encode, items, batch_size):
     """``encode`` applied to consecutive slices of ``items``, concatenated on the CPU, (N, D)."""
@@ -44,14 +38,14 @@ def in_batches(encode, items, batch_size):
 
 def image_features(cfg, model, paths, batch_size=None):
     """Re-ID features of image files (what the evaluator uses), (N, D)."""
-    model = _unwrap(model)
+    model = unwrap(model)
     return in_batches(lambda chunk: model(load_images(cfg, chunk)), paths,
                       batch_size or max(1, cfg.TEST.IMS_PER_BATCH))
 
 
 def text_features(cfg, model, captions, batch_size=None):
     """Features of captions in the image-feature space (DMF, MMET), (N, D)."""
-    model = _unwrap(model)
+    model = unwrap(model)
     if not callable(getattr(model, "text_features", None)):
         raise UserError(f"{type(model).__name__} has no text path (expected DMF or MMET)")
     tokenizer = text_tokenizer(cfg)
@@ -66,12 +60,10 @@ def text_features(cfg, model, captions, batch_size=None):
 def encoder_features(cfg, model, paths, captions):
     """The backbone's [cls] of images and of captions, before any head (DMF Fig. 3):
     (Ni, D), (Nt, D)."""
-    model = _unwrap(model)
-    text_cls = TEXT_CLS.get(cfg.MODEL.BACKBONE.NAME)
-    if text_cls is None:
+    model = unwrap(model)
+    if cfg.MODEL.BACKBONE.NAME not in TEXT_BACKBONES:
         raise UserError(f"MODEL.BACKBONE.NAME {cfg.MODEL.BACKBONE.NAME} has no text path "
-                        f"(expected one of {', '.join(TEXT_CLS)})")
+                        f"(expected one of {', '.join(TEXT_BACKBONES)})")
     images = model.preprocess_image(load_images(cfg, paths))
-    image_cls = model.backbone(images).flatten(1)  # FastReID's backbone output, (B, D, 1, 1)
     ids, mask = tokens(cfg, text_tokenizer(cfg), captions, model.device)
-    return image_cls.cpu(), text_cls(model.backbone, ids, mask).cpu()
+    return model.backbone.forward_image(images).cpu(), model.backbone.forward_text(ids, mask).cpu()

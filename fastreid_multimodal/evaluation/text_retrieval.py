@@ -19,9 +19,10 @@ from fastreid.data.build import fast_batch_collator
 from fastreid.data.transforms import build_transforms
 
 from ..data.build import build_dataset
-from ..data.text import text_tokenizer, tokenize
+from ..utils.model import unwrap
 from .chunked_evaluator import ranking_device
 from .chunked_ranking import chunked_evaluate_rank
+from .features import text_features
 
 logger = logging.getLogger("fastreid.multimodal")
 PREFIX = "text2image/"
@@ -45,10 +46,6 @@ def text_to_image_metrics(text_feats, text_pids, image_feats, image_pids):
     return results
 
 
-def _unwrap(model):
-    return model.module if hasattr(model, "module") else model
-
-
 class TextToImageEvaluator:
     """Text->image retrieval on one test data set (``available`` is False without text queries)."""
 
@@ -64,16 +61,8 @@ class TextToImageEvaluator:
     def available(self):
         return bool(self.queries) and bool(self.gallery)
 
-    @torch.no_grad()
     def text_features(self, model):
-        tokenizer = text_tokenizer(self.cfg)
-        size = self.cfg.TEST.IMS_PER_BATCH
-        feats = []
-        for start in range(0, len(self.queries), size):
-            captions = [item.text for item, _, _ in self.queries[start:start + size]]
-            tokens = tokenize(tokenizer, captions, self.cfg.MODEL.TEXT.MAX_LENGTH)
-            feats.append(model.text_features(tokens.input_ids, tokens.attention_mask).cpu())
-        return torch.cat(feats)
+        return text_features(self.cfg, model, [item.text for item, _, _ in self.queries])
 
     @torch.no_grad()
     def image_features(self, model):
@@ -85,7 +74,7 @@ class TextToImageEvaluator:
 
     def evaluate(self, model):
         """{"text2image/Rank-1": ..., "text2image/mAP": ...} (percent)."""
-        model = _unwrap(model)
+        model = unwrap(model)
         training = model.training
         model.eval()
         try:

@@ -114,8 +114,15 @@ class MMETTransformer(nn.Module):
         return run_blocks(self.fusion_blocks, self.fusion_norm, torch.cat(parts, 1),
                           torch.cat(padding, 1))
 
+    # -- [cls] features, the names DMFViT has too ---------------------------------------------------
+    def forward_image(self, images):
+        return self.encode_image(images)[:, 0]
+
+    def forward_text(self, input_ids, attention_mask):
+        return self.encode_text(input_ids, attention_mask)[:, 0]
+
     def forward(self, images):
-        return as_feature_map(self.encode_image(images)[:, 0])
+        return as_feature_map(self.forward_image(images))
 
 
 @BACKBONE_REGISTRY.register()
