@@ -92,3 +92,9 @@ def run_tool(script, *args, env=None, timeout=600):
 @pytest.fixture
 def tool():
     return run_tool
+
+
+@pytest.fixture(scope="session")
+def tool_runner():
+    """``tool`` for module- and session-scoped fixtures."""
+    return run_tool

@@ -15,6 +15,7 @@ from ..utils.model import unwrap
 
 # backbones with a text path: forward_image / forward_text give their [cls] (B, D) before any head
 TEXT_BACKBONES = ("build_dmf_vit_backbone", "build_mmet_backbone")
+TEXT_MODELS = ("DMF", "MMET")  # meta-architectures whose text_features() give caption features
 
 
 def load_images(cfg, paths):
@@ -45,9 +46,10 @@ def image_features(cfg, model, paths, batch_size=None):
 
 def text_features(cfg, model, captions, batch_size=None):
     """Features of captions in the image-feature space (DMF, MMET), (N, D)."""
+    if cfg.MODEL.META_ARCHITECTURE not in TEXT_MODELS:
+        raise UserError(f"MODEL.META_ARCHITECTURE {cfg.MODEL.META_ARCHITECTURE} has no text path "
+                        f"(expected one of {', '.join(TEXT_MODELS)})")
     model = unwrap(model)
-    if not callable(getattr(model, "text_features", None)):
-        raise UserError(f"{type(model).__name__} has no text path (expected DMF or MMET)")
     tokenizer = text_tokenizer(cfg)
 
     def encode(chunk):

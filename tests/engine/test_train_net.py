@@ -18,11 +18,10 @@ def _losses(output_dir):
 
 
 @pytest.fixture(scope="module")
-def trained(market_root, tmp_path_factory):
-    from conftest import run_tool
+def trained(market_root, tmp_path_factory, tool_runner):
     out = str(tmp_path_factory.mktemp("baseline"))
     env = {"FASTREID_DATASETS": market_root}
-    run = run_tool("train_net.py", "--config-file", CONFIG, *TRAIN, "OUTPUT_DIR", out, env=env)
+    run = tool_runner("train_net.py", "--config-file", CONFIG, *TRAIN, "OUTPUT_DIR", out, env=env)
     assert run.returncode == 0, run.stderr[-3000:]
     return out, env, run
 
