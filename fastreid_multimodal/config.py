@@ -73,6 +73,7 @@ def add_multimodal_config(cfg):
     _C.MODEL.MMET.MLM_WEIGHT = 1.0  # weight of MaskedLanguageModeling
     _C.MODEL.MMET.MMM_WEIGHT = 1.0  # weight of MaskedMultimodalModeling (its patch and its word terms)
     _C.MODEL.MMET.ITM_WEIGHT = 1.0  # weight of ImageTextMatching
+    _C.MODEL.MMET.ITM_INPUTS = "masked"  # what ITM's pairs and negatives are fused from: masked (the masked pass, FLAVA) or clean (the unmasked encodings)
     _C.MODEL.MMET.ITM_HARD_NEGATIVES = True  # draw ITM negatives by L_GC similarity (ALBEF) instead of uniformly among other identities
     _C.MODEL.MMET.GC_WEIGHT = 1.0  # weight of GlobalContrastive (L_GC: InfoNCE between clean CLS_I and CLS_T of pairs)
     _C.MODEL.MMET.GC_TEMPERATURE = 0.07  # L_GC softmax temperature on cosine similarities (CLIP's initial value)
@@ -91,6 +92,7 @@ def add_multimodal_config(cfg):
 # -- allowed values of the keys above, checked before anything is built ------------------------
 MASK_MODES = ("foreground", "random")  # MODEL.MMET.MASK_MODE
 MMET_EVAL_FEATURES = ("image", "fusion")  # MODEL.MMET.EVAL_FEATURE
+ITM_INPUTS = ("masked", "clean")  # MODEL.MMET.ITM_INPUTS
 MMET_LOSSES = ("CrossEntropyLoss", "TripletLoss", "GlobalContrastive", "MaskedImageModeling",
                "MaskedLanguageModeling", "MaskedMultimodalModeling", "ImageTextMatching")  # MODEL.LOSSES.NAME of MMET
 MMET_WEIGHT_KEYS = ("MODEL.MMET.MIM_WEIGHT", "MODEL.MMET.MLM_WEIGHT", "MODEL.MMET.MMM_WEIGHT",
@@ -133,6 +135,7 @@ def check_mmet_config(cfg):
     check_probability(mmet.SPLIT_PROB, "MODEL.MMET.SPLIT_PROB")
     check_choice(mmet.MASK_MODE, MASK_MODES, "MODEL.MMET.MASK_MODE")
     check_choice(mmet.EVAL_FEATURE, MMET_EVAL_FEATURES, "MODEL.MMET.EVAL_FEATURE")
+    check_choice(mmet.ITM_INPUTS, ITM_INPUTS, "MODEL.MMET.ITM_INPUTS")
     unknown = [n for n in cfg.MODEL.LOSSES.NAME if n not in MMET_LOSSES]
     if unknown:
         raise ConfigError(f"MODEL.LOSSES.NAME: {unknown} is not an MMET loss; allowed: "

@@ -399,6 +399,29 @@ def test_hard_itm_negatives_follow_the_similarity():
     assert negative.tolist() == [2, 3, 0, 0]
 
 
+def test_itm_inputs_clean_matches_the_unmasked_pairs():
+    """ITM_INPUTS clean: what the ITM head reads in a training step comes from the clean
+    encodings (other masks change nothing); masked: from the masked pass (they do)."""
+    batch = make_batch([PAIR] * 4 + [IMAGE, TEXT], pids=[0, 1, 2, 3, 0, 1])
+    other_masks = dict(batch, patch_mask=batch["patch_mask"].roll(1, dims=1),
+                       text_input=batch["text_ids"].masked_fill(batch["token_mask"].roll(1, dims=1), 103))
+    for inputs, same in (("clean", True), ("masked", False)):
+        model = tiny_mmet("MODEL.MMET.ITM_INPUTS", inputs)
+        read = []
+        handle = model.itm_head.register_forward_hook(lambda m, args, out: read.append(args[0].detach()))
+        try:
+            for b in (batch, other_masks):
+                torch.manual_seed(0)  # the same negatives and dropout
+                run(model, b)
+        finally:
+            handle.remove()
+        assert len(read) == 6  # positives, text negatives, image negatives; twice
+        assert all(torch.equal(a, b) for a, b in zip(read[:3], read[3:])) == same, inputs
+    model = tiny_mmet("MODEL.MMET.ITM_INPUTS", "clean", "MODEL.LOSSES.NAME",
+                      "('CrossEntropyLoss', 'ImageTextMatching')")
+    assert not model.uses_masked_pass  # ITM alone on clean encodings needs no masked pass
+
+
 # -- evaluation -------------------------------------------------------------------------------------
 def test_eval_feature_is_exactly_the_configured_cls_after_its_own_bnneck():
     images = torch.rand(2, 3, 64, 32) * 255
@@ -444,7 +467,7 @@ def test_text_to_image_metrics_with_fastreid_ranking():
     ("MODEL.MMET.IMAGE_MASK_RATIO", "1.0", r"\(0, 1\)"), ("MODEL.MMET.IMAGE_MASK_RATIO", "0.0", r"\(0, 1\)"),
     ("MODEL.MMET.TEXT_MASK_RATIO", "1.5", r"\(0, 1\)"), ("MODEL.MMET.MIM_WEIGHT", "-1.0", ">= 0"),
     ("MODEL.MMET.GC_WEIGHT", "-0.5", ">= 0"), ("MODEL.MMET.ITM_WEIGHT", "-2.0", ">= 0"),
-    ("MODEL.LOSSES.TRI.SCALE", "-1.0", ">= 0"),
+    ("MODEL.LOSSES.TRI.SCALE", "-1.0", ">= 0"), ("MODEL.MMET.ITM_INPUTS", "both", "'masked', 'clean'"),
     ("MODEL.LOSSES.NAME", "('CrossEntropyLoss', 'MaskedImageModelling')", "GlobalContrastive"),
 ])
 def test_bad_mmet_config_is_a_config_error_naming_key_and_allowed_values(key, value, allowed):

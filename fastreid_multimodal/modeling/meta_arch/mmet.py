@@ -16,7 +16,8 @@ Two passes over a training batch (``data.pairs.PairCollate``), as in FLAVA, whic
   MaskedImageModeling (h_I of the masked patches of unpaired images -> pixels), MaskedLanguageModeling
   (h_T of the masked tokens of unpaired texts -> words), MaskedMultimodalModeling (h_M of the pairs'
   masked patches AND masked tokens), ImageTextMatching (h_CLS_M of the masked pairs and of
-  in-batch negatives, mined from the L_GC similarities).
+  in-batch negatives, mined from the L_GC similarities; MODEL.MMET.ITM_INPUTS clean fuses the
+  clean encodings instead).
 Masking never reaches the Re-ID losses or the evaluation features; the masked pass runs only when
 a masking loss is configured and the batch has masked positions (otherwise ITM reads the clean
 encodings). Patches and tokens are masked only for the losses that predict them.
@@ -66,6 +67,7 @@ class MMET(PixelNormalization):
         check_mmet_config(cfg)
         self.eval_feature = cfg.MODEL.MMET.EVAL_FEATURE
         self.hard_negatives = cfg.MODEL.MMET.ITM_HARD_NEGATIVES
+        self.itm_on_clean = cfg.MODEL.MMET.ITM_INPUTS == "clean"
         self.fusion_lr_factor = cfg.MODEL.MMET.FUSION_LR_FACTOR
         self.backbone = build_backbone(cfg)
         self.heads = build_heads(cfg)  # [CLS_I]: FastReID's name, what stage II and eval read
@@ -76,7 +78,7 @@ class MMET(PixelNormalization):
         self.fusion_heads.weight = self.heads.weight
         self.loss_fns = build_losses(cfg)
         names = set(cfg.MODEL.LOSSES.NAME)
-        self.uses_masked_pass = bool(names & {MIM, MLM, MMM, ITM})
+        self.uses_masked_pass = bool(names & {MIM, MLM, MMM}) or (ITM in names and not self.itm_on_clean)
         words = self.backbone.word_embeddings
         vocab, word_dim = words.num_embeddings, words.embedding_dim
         self.mim_head = MaskedPatchHead(cfg) if MIM in names else None
@@ -264,11 +266,13 @@ class MMET(PixelNormalization):
             if self.hard_negatives:
                 similarity = F.normalize(image_cls.detach(), dim=1) @ \
                     F.normalize(text_cls.detach(), dim=1).t()
+        masked = None
         if self.uses_masked_pass:
             masked = self.encode(batch, masked=True) if self.has_masked_inputs(batch) else clean
             outputs.update(self.masked_predictions(masked))
-            if self.itm_head is not None and "h_fused" in masked:
-                outputs["itm"] = self.image_text_matching(masked, targets, similarity)
+        matched = clean if self.itm_on_clean else masked
+        if self.itm_head is not None and matched is not None and "h_fused" in matched:
+            outputs["itm"] = self.image_text_matching(matched, targets, similarity)
         for name, loss_fn in self.loss_fns.items():
             if name not in REID_LOSSES:
                 losses.update(loss_fn(outputs, {**batch, "targets": targets}))
