@@ -76,6 +76,7 @@ def add_multimodal_config(cfg):
     _C.MODEL.MMET.ITM_INPUTS = "masked"  # what ITM's pairs and negatives are fused from: masked (the masked pass, FLAVA) or clean (the unmasked encodings)
     _C.MODEL.MMET.ITM_HARD_NEGATIVES = True  # draw ITM negatives by L_GC similarity (ALBEF) instead of uniformly among other identities
     _C.MODEL.MMET.GC_WEIGHT = 1.0  # weight of GlobalContrastive (L_GC: InfoNCE between clean CLS_I and CLS_T of pairs)
+    _C.MODEL.MMET.GC_FEATURE = "cls"  # what L_GC compares: cls (raw [CLS_I]/[CLS_T]) or bnneck (each through its own BNNeck normalisation, the space retrieval ranks in)
     _C.MODEL.MMET.GC_TEMPERATURE = 0.07  # L_GC softmax temperature on cosine similarities (CLIP's initial value)
     _C.MODEL.MMET.FUSION_LR_FACTOR = 1.0  # lr multiplier of the fusion encoder and ITM head (a lower lr keeps CLS_M from collapsing, so ITM can learn)
     _C.MODEL.MMET.EVAL_FEATURE = "image"  # image->image features after their own BNNeck: image ([CLS_I]) or fusion ([CLS_M] of the image alone)
@@ -93,6 +94,7 @@ def add_multimodal_config(cfg):
 MASK_MODES = ("foreground", "random")  # MODEL.MMET.MASK_MODE
 MMET_EVAL_FEATURES = ("image", "fusion")  # MODEL.MMET.EVAL_FEATURE
 ITM_INPUTS = ("masked", "clean")  # MODEL.MMET.ITM_INPUTS
+GC_FEATURES = ("cls", "bnneck")  # MODEL.MMET.GC_FEATURE
 MMET_LOSSES = ("CrossEntropyLoss", "TripletLoss", "GlobalContrastive", "MaskedImageModeling",
                "MaskedLanguageModeling", "MaskedMultimodalModeling", "ImageTextMatching")  # MODEL.LOSSES.NAME of MMET
 MMET_WEIGHT_KEYS = ("MODEL.MMET.MIM_WEIGHT", "MODEL.MMET.MLM_WEIGHT", "MODEL.MMET.MMM_WEIGHT",
@@ -136,6 +138,7 @@ def check_mmet_config(cfg):
     check_choice(mmet.MASK_MODE, MASK_MODES, "MODEL.MMET.MASK_MODE")
     check_choice(mmet.EVAL_FEATURE, MMET_EVAL_FEATURES, "MODEL.MMET.EVAL_FEATURE")
     check_choice(mmet.ITM_INPUTS, ITM_INPUTS, "MODEL.MMET.ITM_INPUTS")
+    check_choice(mmet.GC_FEATURE, GC_FEATURES, "MODEL.MMET.GC_FEATURE")
     unknown = [n for n in cfg.MODEL.LOSSES.NAME if n not in MMET_LOSSES]
     if unknown:
         raise ConfigError(f"MODEL.LOSSES.NAME: {unknown} is not an MMET loss; allowed: "

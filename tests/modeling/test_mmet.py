@@ -422,6 +422,31 @@ def test_itm_inputs_clean_matches_the_unmasked_pairs():
     assert not model.uses_masked_pass  # ITM alone on clean encodings needs no masked pass
 
 
+def test_gc_feature_bnneck_compares_batch_normalised_cls_and_leaves_running_stats_alone():
+    batch = make_batch([PAIR] * 4 + [IMAGE, TEXT], pids=[0, 1, 2, 3, 0, 1])
+    seen, stats = {}, {}
+    for choice in ("cls", "bnneck"):
+        model = tiny_mmet("MODEL.MMET.GC_FEATURE", choice)
+        with torch.no_grad():  # distinct affine: a swapped or skipped BNNeck shows
+            for k, head in enumerate((model.heads, model.text_heads)):
+                head.bottleneck[0].weight.fill_(1.0 + k)
+                head.bottleneck[0].bias.fill_(0.5 * (k + 1))
+        handle = model.loss_fns["GlobalContrastive"].register_forward_hook(
+            lambda m, args, out: seen.__setitem__(choice, {k: v.detach() for k, v in args[0]["gc"].items()
+                                                           if k != "targets"}))
+        torch.manual_seed(0)
+        run(model, batch)
+        handle.remove()
+        stats[choice] = [b.clone() for h in (model.heads, model.text_heads)
+                         for b in (h.bottleneck[0].running_mean, h.bottleneck[0].running_var)]
+    raw = seen["cls"]
+    for key, k in (("image", 0), ("text", 1)):
+        x = raw[key]
+        expected = (x - x.mean(0)) / torch.sqrt(x.var(0, unbiased=False) + 1e-5) * (1.0 + k) + 0.5 * (k + 1)
+        assert torch.allclose(seen["bnneck"][key], expected, atol=1e-4), key
+    assert all(torch.equal(a, b) for a, b in zip(stats["cls"], stats["bnneck"]))
+
+
 # -- evaluation -------------------------------------------------------------------------------------
 def test_eval_feature_is_exactly_the_configured_cls_after_its_own_bnneck():
     images = torch.rand(2, 3, 64, 32) * 255

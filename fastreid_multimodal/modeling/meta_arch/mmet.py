@@ -11,7 +11,7 @@ Two passes over a training batch (``data.pairs.PairCollate``), as in FLAVA, whic
   is shared (one identity space): an image and a caption of one person are pulled to the same class
   weight, which is what text->image retrieval needs, and the classifier gets 3 gradients per pair.
   Each loss is the mean over the groups present. ``GlobalContrastive`` (L_GC) on the clean CLS_I /
-  CLS_T of the pairs.
+  CLS_T of the pairs (MODEL.MMET.GC_FEATURE bnneck: after each one's BNNeck normalisation).
 * MASKED pass (patches / tokens masked as the loader says): only what predicts or matches.
   MaskedImageModeling (h_I of the masked patches of unpaired images -> pixels), MaskedLanguageModeling
   (h_T of the masked tokens of unpaired texts -> words), MaskedMultimodalModeling (h_M of the pairs'
@@ -48,6 +48,14 @@ CE, TRI, GC, MIM, MLM, MMM, ITM = MMET_LOSSES
 REID_LOSSES = (CE, TRI)
 
 
+def bnneck_normalised(head, feats):
+    """``feats`` (N, D) through ``head``'s BNNeck with this batch's statistics and the BNNeck's
+    affine: the per-modality centring retrieval compares in, without a second update of the
+    running statistics (the Re-ID pass already made this step's)."""
+    bn = head.bottleneck[0]
+    return F.batch_norm(feats, None, None, bn.weight, bn.bias, training=True, eps=bn.eps)
+
+
 def patch_targets(images, patch_size, stride):
     """Per-patch normalised pixels (MAE's target) of the patch grid: (B, Np, 3 * p * p)."""
     patches = F.unfold(images, patch_size, stride=stride).transpose(1, 2)
@@ -68,6 +76,7 @@ class MMET(PixelNormalization):
         self.eval_feature = cfg.MODEL.MMET.EVAL_FEATURE
         self.hard_negatives = cfg.MODEL.MMET.ITM_HARD_NEGATIVES
         self.itm_on_clean = cfg.MODEL.MMET.ITM_INPUTS == "clean"
+        self.gc_on_bnneck = cfg.MODEL.MMET.GC_FEATURE == "bnneck"
         self.fusion_lr_factor = cfg.MODEL.MMET.FUSION_LR_FACTOR
         self.backbone = build_backbone(cfg)
         self.heads = build_heads(cfg)  # [CLS_I]: FastReID's name, what stage II and eval read
@@ -262,6 +271,9 @@ class MMET(PixelNormalization):
         if "h_fused" in clean:
             image_cls = clean["h_image"][clean["pair_image"], 0]
             text_cls = clean["h_text"][clean["pair_text"], 0]
+            if self.gc_on_bnneck:
+                image_cls, text_cls = bnneck_normalised(self.heads, image_cls), \
+                    bnneck_normalised(self.text_heads, text_cls)
             outputs["gc"] = {"image": image_cls, "text": text_cls, "targets": targets[clean["pair"]]}
             if self.hard_negatives:
                 similarity = F.normalize(image_cls.detach(), dim=1) @ \
