@@ -10,7 +10,6 @@ from fastreid.data.transforms import build_transforms
 
 from ..data.text import text_tokenizer, tokenize
 from ..errors import UserError
-
 from ..utils.model import unwrap
 
 # backbones with a text path: forward_image / forward_text give their [cls] (B, D) before any head
@@ -37,11 +36,28 @@ def in_batches(encode, items, batch_size):
     return torch.cat(feats) if feats else torch.zeros(0, 0)
 
 
+class ImageFiles(torch.utils.data.Dataset):
+    """Image files with the test transforms, for a loader with DATALOADER.NUM_WORKERS workers."""
+
+    def __init__(self, cfg, paths):
+        self.paths, self.transform = list(paths), build_transforms(cfg, is_train=False)
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, index):
+        return self.transform(read_image(self.paths[index]))
+
+
+@torch.no_grad()
 def image_features(cfg, model, paths, batch_size=None):
     """Re-ID features of image files (what the evaluator uses), (N, D)."""
     model = unwrap(model)
-    return in_batches(lambda chunk: model(load_images(cfg, chunk)), paths,
-                      batch_size or max(1, cfg.TEST.IMS_PER_BATCH))
+    loader = torch.utils.data.DataLoader(ImageFiles(cfg, paths),
+                                         batch_size=batch_size or max(1, cfg.TEST.IMS_PER_BATCH),
+                                         num_workers=cfg.DATALOADER.NUM_WORKERS)
+    feats = [model(images).cpu() for images in loader]
+    return torch.cat(feats) if feats else torch.zeros(0, 0)
 
 
 def text_features(cfg, model, captions, batch_size=None):

@@ -14,15 +14,12 @@ from collections import OrderedDict
 
 import numpy as np
 import torch
-from fastreid.data.common import CommDataset
-from fastreid.data.build import fast_batch_collator
-from fastreid.data.transforms import build_transforms
 
 from ..data.build import build_dataset
 from ..utils.model import unwrap
 from .chunked_evaluator import ranking_device
 from .chunked_ranking import chunked_evaluate_rank
-from .features import text_features
+from .features import image_features, text_features
 
 logger = logging.getLogger("fastreid.multimodal")
 PREFIX = "text2image/"
@@ -64,13 +61,8 @@ class TextToImageEvaluator:
     def text_features(self, model):
         return text_features(self.cfg, model, [item.text for item, _, _ in self.queries])
 
-    @torch.no_grad()
     def image_features(self, model):
-        data = CommDataset(self.gallery, build_transforms(self.cfg, is_train=False), relabel=False)
-        loader = torch.utils.data.DataLoader(data, batch_size=self.cfg.TEST.IMS_PER_BATCH,
-                                             num_workers=self.cfg.DATALOADER.NUM_WORKERS,
-                                             collate_fn=fast_batch_collator)
-        return torch.cat([model(batch).cpu() for batch in loader])
+        return image_features(self.cfg, model, [path for path, _, _ in self.gallery])
 
     def evaluate(self, model):
         """{"text2image/Rank-1": ..., "text2image/mAP": ...} (percent)."""
