@@ -11,6 +11,7 @@ compat.apply()
 
 from . import data, modeling  # noqa: E402,F401  (registers datasets, models, losses)
 from .config import add_multimodal_config  # noqa: E402,F401
+from .errors import report_user_errors_in_any_script  # noqa: E402
 
 
 def _register_config_keys():
@@ -20,5 +21,6 @@ def _register_config_keys():
 
 
 _register_config_keys()
+report_user_errors_in_any_script()  # FastReID's own train_net.py gets one error line too
 
 __version__ = "0.1.0"

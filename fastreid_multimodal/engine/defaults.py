@@ -1,6 +1,5 @@
 """Command-line plumbing shared by tools/: config loading with clear errors, setup, error exit."""
 import difflib
-import logging
 import os
 import re
 import sys
@@ -10,7 +9,7 @@ from fastreid.engine import default_argument_parser as _fastreid_argument_parser
 from fastreid.engine import default_setup as _fastreid_default_setup
 
 from ..config import add_multimodal_config
-from ..errors import ConfigError, UserError
+from ..errors import ConfigError, UserError, exit_with_error_line, log_to_files_only
 from ..utils.device import resolve_device
 
 
@@ -96,28 +95,14 @@ def default_setup(cfg, args):
     return cfg
 
 
-def _log_to_files_only(message, exc_info):
-    """The traceback of a user error goes to log.txt, not to the console (one error line there)."""
-    logger = logging.getLogger("fastreid")  # FastReID's setup_logger puts the handlers there
-    record = logger.makeRecord("fastreid.multimodal", logging.DEBUG, __file__, 0, message, (), exc_info)
-    for handler in logger.handlers:
-        if getattr(handler, "stream", None) not in (sys.stdout, sys.stderr):
-            handler.handle(record)
-
-
 def run_cli(main, *args, hard_exit=False):
     """Run ``main(*args)``; a UserError ends the process with its message alone (exit code 2).
     ``hard_exit``: leave with os._exit (a training process, whose background threads may be busy)."""
     try:
         return main(*args)
-    except UserError as exc:
-        _log_to_files_only("user error", sys.exc_info())
-        print(f"error: {exc}", file=sys.stderr)
+    except UserError:
         if hard_exit:
-            # a trainer's data-loader prefetch thread may be inside a torch op, and tearing the
-            # interpreter down under it aborts the process ("terminate called ...", exit -6)
-            sys.stdout.flush()
-            sys.stderr.flush()
-            logging.shutdown()
-            os._exit(2)
+            exit_with_error_line(sys.exc_info())
+        log_to_files_only("user error", sys.exc_info())
+        print(f"error: {sys.exc_info()[1]}", file=sys.stderr)
         sys.exit(2)

@@ -89,11 +89,26 @@ def test_defaulttrainer_trains_the_backbone_on_cpu_with_seed_synth_keys_and_log_
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def _one_error_line(run, *expected):
+    assert run.returncode == 2, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr and "Traceback" not in run.stdout, run.stderr[-3000:]
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, run.stderr[-3000:]
+    for text in expected:
+        assert text in errors[0], (text, errors[0])
+
+
 def test_dmf_under_defaulttrainer_names_the_trainer_to_use(tmp_path):
     run = fastreid_script(bagtricks_config(tmp_path, meta="DMF"), tmp_path / "out", tmp_path / "data",
                           "MODEL.TEXT.MAX_LENGTH", "16", "TEST.EVAL_PERIOD", "0")
-    assert run.returncode != 0
-    assert "MultimodalTrainer" in run.stderr and "KeyError: 'modality'" not in run.stderr
+    _one_error_line(run, "MODEL.META_ARCHITECTURE DMF", "MultimodalTrainer")
+    assert "user error" in open(tmp_path / "out" / "log.txt").read()  # the traceback: log only
+
+
+def test_bagtricks_feat_dim_in_a_fastreid_script_is_one_error_line(tmp_path):
+    run = fastreid_script(bagtricks_config(tmp_path), tmp_path / "out", tmp_path / "data",
+                          "MODEL.BACKBONE.FEAT_DIM", "2048")
+    _one_error_line(run, "MODEL.BACKBONE.FEAT_DIM", "MODEL.VIT.EMBED_DIM")
 
 
 def _cfg(*opts):
@@ -125,3 +140,29 @@ def test_fastreid_vit_depth_names_the_size_or_one_error_names_both_keys():
                          "MODEL.BACKBONE.FEAT_DIM", "768"))
     with pytest.raises(Exception, match="MODEL.BACKBONE.FEAT_DIM.*MODEL.VIT.EMBED_DIM"):
         build_model(_cfg("MODEL.BACKBONE.FEAT_DIM", "2048"))
+
+
+@pytest.mark.parametrize("key", ["MODEL.WEIGHTS", "MODEL.BACKBONE.PRETRAIN_PATH"])
+def test_image_only_backbone_loads_a_dmf_stage_one_checkpoint(key, tmp_path):
+    from fastreid.utils.checkpoint import Checkpointer
+
+    from fastreid_multimodal.engine.trainer import check_checkpoint_matches
+    stage1_cfg = _cfg(*TINY_VIT, "MODEL.META_ARCHITECTURE", "DMF", "MODEL.TEXT.TRANSLATOR", "",
+                      "MODEL.TEXT.MAX_LENGTH", "16")
+    stage1 = build_model(stage1_cfg)
+    assert any(name.startswith("backbone.text_") for name in stage1.state_dict())
+    Checkpointer(stage1, str(tmp_path)).save("model_final")
+    path = str(tmp_path / "model_final.pth")
+    torch.manual_seed(1)  # another initialisation, so that equal tensors mean loaded ones
+    if key == "MODEL.WEIGHTS":
+        image_only = build_model(_cfg(*TINY_VIT))
+        check_checkpoint_matches(image_only, path)  # the trainer's check accepts it
+        Checkpointer(image_only).load(path)
+    else:
+        image_only = build_model(_cfg(*TINY_VIT, "MODEL.BACKBONE.PRETRAIN", "True",
+                                      "MODEL.BACKBONE.PRETRAIN_PATH", path))
+    loaded, saved = image_only.backbone.state_dict(), stage1.backbone.state_dict()
+    assert not any("text" in name for name in loaded)
+    assert set(loaded) < set(saved)  # the image path's weights keep their names
+    for name, value in loaded.items():
+        assert torch.equal(value, saved[name]), name

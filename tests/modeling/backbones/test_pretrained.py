@@ -121,3 +121,23 @@ def test_weight_file_with_code_is_refused(tmp_path):
     with pytest.raises(UnsafeCheckpointError, match="evil.pth.*posix.system"):
         read_checkpoint(str(path), "MODEL.BACKBONE.PRETRAIN_PATH")
     assert not (tmp_path / "ran").exists()
+
+
+def test_checkpoint_blocks_beyond_the_model_depth_are_named(tmp_path, caplog):
+    import logging
+
+    from fastreid.modeling.meta_arch import build_model
+    timm = pytest.importorskip("timm")
+    vit = timm.create_model("vit_tiny_patch16_224", pretrained=False, num_classes=0, depth=4)
+    path = tmp_path / "vit_tiny.pth"
+    torch.save(vit.state_dict(), path)
+    cfg = load_config("configs/Base-Baseline.yml", [
+        "MODEL.BACKBONE.NAME", "build_dmf_vit_backbone", "MODEL.VIT.EMBED_DIM", "192",
+        "MODEL.BACKBONE.FEAT_DIM", "192", "MODEL.VIT.DEPTH", "2", "MODEL.VIT.NUM_HEADS", "3",
+        "MODEL.HEADS.POOL_LAYER", "Identity", "MODEL.HEADS.NUM_CLASSES", "2", "MODEL.DEVICE", "cpu",
+        "INPUT.SIZE_TRAIN", "[64, 32]", "INPUT.SIZE_TEST", "[64, 32]",
+        "MODEL.BACKBONE.PRETRAIN", "True", "MODEL.BACKBONE.PRETRAIN_PATH", str(path)])
+    with caplog.at_level(logging.INFO, logger="fastreid.multimodal"):
+        backbone = build_model(cfg).backbone
+    assert "blocks 2-3 of the checkpoint are not loaded: the model has 2 blocks" in caplog.text
+    assert torch.equal(backbone.blocks[1].attn.qkv.weight, vit.blocks[1].attn.qkv.weight)
