@@ -166,3 +166,19 @@ def test_image_only_backbone_loads_a_dmf_stage_one_checkpoint(key, tmp_path):
     assert set(loaded) < set(saved)  # the image path's weights keep their names
     for name, value in loaded.items():
         assert torch.equal(value, saved[name]), name
+
+
+@pytest.mark.parametrize("write", [True, False])
+def test_write_results_hook_honours_test_results_write(write, tmp_path):
+    from types import SimpleNamespace
+
+    from fastreid_multimodal.engine import WriteResults
+    cfg = _cfg("TEST.RESULTS.WRITE", str(write), "OUTPUT_DIR", str(tmp_path),
+               "DATASETS.TESTS", "('SynthPersonCampus',)")
+    hook = WriteResults(cfg)
+    hook.trainer = SimpleNamespace(_last_eval_results={"Rank-1": 50.0, "mAP": 25.0})
+    hook.after_epoch()
+    assert (tmp_path / "results.json").exists() == write
+    if write:
+        assert json.load(open(tmp_path / "results.json")) == {
+            "SynthPersonCampus": {"Rank-1": 50.0, "mAP": 25.0}}
