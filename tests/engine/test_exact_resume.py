@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 OPTS = ["MODEL.BACKBONE.NAME", "build_dmf_vit_backbone", "MODEL.BACKBONE.FEAT_DIM", "32",
@@ -21,10 +23,12 @@ OPTS = ["MODEL.BACKBONE.NAME", "build_dmf_vit_backbone", "MODEL.BACKBONE.FEAT_DI
 ITERS_PER_EPOCH = 9  # 72 images / 8
 
 
-def train(output_dir, log, market_root, resume=False, pause_at=None):
+def train(output_dir, log, market_root, resume=False, pause_at=None, kill_in_save=None):
     env = dict(os.environ, FASTREID_DATASETS=market_root, LOSS_LOG=str(log), OMP_NUM_THREADS="1")
     if pause_at is not None:
         env["PAUSE_AT"] = str(pause_at)
+    if kill_in_save is not None:
+        env["KILL_IN_SAVE"] = kill_in_save
     cmd = [sys.executable, os.path.join(HERE, "resume_probe.py"), "--config-file",
            "configs/Base-Baseline.yml", *(["--resume"] if resume else []), *OPTS,
            "OUTPUT_DIR", str(output_dir)]
@@ -36,11 +40,18 @@ def losses(log):
     return dict(line.split() for line in open(log).read().splitlines())
 
 
-def test_killed_run_resumes_with_the_uninterrupted_loss_sequence(market_root, tmp_path):
-    full = train(tmp_path / "full", tmp_path / "full.log", market_root)
+@pytest.fixture(scope="module")
+def reference(market_root, tmp_path_factory):
+    """{iteration: loss} of the uninterrupted run."""
+    tmp = tmp_path_factory.mktemp("full")
+    full = train(tmp / "out", tmp / "full.log", market_root)
     out, _ = full.communicate(timeout=600)
     assert full.returncode == 0, out[-3000:]
-    reference = losses(tmp_path / "full.log")
+    assert (tmp / "out" / "model_final.pth").exists()
+    return losses(tmp / "full.log")
+
+
+def test_killed_run_resumes_with_the_uninterrupted_loss_sequence(market_root, tmp_path, reference):
     assert len(reference) == 3 * ITERS_PER_EPOCH
 
     pause = ITERS_PER_EPOCH + 4  # mid-epoch 1, after epoch 0's checkpoint
@@ -65,3 +76,28 @@ def test_killed_run_resumes_with_the_uninterrupted_loss_sequence(market_root, tm
     for iteration, value in {**before, **after}.items():
         assert value == reference[iteration], (iteration, value, reference[iteration])
     assert (tmp_path / "killed" / "model_final.pth").exists()
+
+
+def test_kill_during_the_final_save_then_resume_writes_model_final(market_root, tmp_path, reference):
+    """The final save is killed half-way: no model_final.pth, its temporary file left behind and
+    last_checkpoint still naming epoch 1's; --resume removes the leftover, redoes the last epoch
+    exactly and writes model_final.pth."""
+    out = tmp_path / "out"
+    killed = train(out, tmp_path / "killed.log", market_root, kill_in_save="model_final")
+    killed.communicate(timeout=600)
+    assert killed.returncode == -signal.SIGKILL
+    assert not (out / "model_final.pth").exists()
+    leftovers = [p.name for p in out.iterdir() if p.name.startswith("model_final.pth.tmp.")]
+    assert len(leftovers) == 1
+    assert (out / "last_checkpoint").read_text().strip() == "model_0001.pth"
+
+    resumed = train(out, tmp_path / "resumed.log", market_root, resume=True)
+    log, _ = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, log[-3000:]
+    assert "left by a save that was killed" in log and not (out / leftovers[0]).exists()
+    assert (out / "model_final.pth").exists()
+    assert (out / "last_checkpoint").read_text().strip() == "model_final.pth"
+    after = losses(tmp_path / "resumed.log")
+    assert sorted(map(int, after)) == list(range(2 * ITERS_PER_EPOCH, 3 * ITERS_PER_EPOCH))
+    for iteration, value in after.items():
+        assert value == reference[iteration], (iteration, value, reference[iteration])
