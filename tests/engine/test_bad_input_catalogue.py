@@ -68,6 +68,10 @@ def case(tmp, market, name):
         return base + ["MODEL.VIT.DEPHT", "2"], env, ["MODEL.VIT.DEPHT", "MODEL.VIT.DEPTH"]
     if name == "word for an int":
         return base + ["SOLVER.MAX_EPOCH", "ten"], env, ["SOLVER.MAX_EPOCH"]
+    if name == "word for an int in yaml":
+        path = os.path.join(tmp, "word.yml")
+        open(path, "w").write(f"_BASE_: {os.path.abspath(DEMO2)}\nSOLVER:\n  MAX_EPOCH: ten\n")
+        return ["--config-file", path], env, [path, "SOLVER.MAX_EPOCH"]
     if name == "float for an int in yaml":
         path = os.path.join(tmp, "float.yml")
         open(path, "w").write(f"_BASE_: {os.path.abspath(DEMO2)}\nSOLVER:\n  MAX_EPOCH: 1.5\n")
@@ -152,7 +156,8 @@ def case(tmp, market, name):
 
 
 CASES = ["no config file", "missing config file", "unknown key in yaml",
-         "unknown key on the command line", "word for an int", "float for an int in yaml",
+         "unknown key on the command line", "word for an int", "word for an int in yaml",
+         "float for an int in yaml",
          "missing MODEL.WEIGHTS", "missing PRETRAIN_PATH", "stock ResNet PRETRAIN without a path",
          "translator folder missing", "translator id not cached offline", "tokenizer missing",
          "two-token vocabulary", "MODALITIES bogus", "CAPTION_WORDS bogus",
@@ -176,7 +181,8 @@ def test_bad_input_is_one_error_line(name, tmp_path, market_root, tool):
         assert text in run.stderr, (text, run.stderr[-3000:])
 
 
-@pytest.mark.parametrize("bad", ["random bytes", "zero bytes", "badly named", "caption of a missing image"])
+@pytest.mark.parametrize("bad", ["random bytes", "zero bytes", "truncated", "badly named",
+                                 "caption of a missing image"])
 def test_bad_files_among_good_ones_are_skipped_and_counted(bad, tmp_path, caplog):
     from fastreid_multimodal.data.datasets.finegpr_caption import FineGPRCaption
     folder = write_finegpr(str(tmp_path))
@@ -186,6 +192,12 @@ def test_bad_files_among_good_ones_are_skipped_and_counted(bad, tmp_path, caplog
         reason = "1 images that fail to decode"
     elif bad == "zero bytes":
         open(os.path.join(images, "0001_c09_w01_l01_p01.jpg"), "wb").close()
+        reason = "1 images that fail to decode"
+    elif bad == "truncated":  # Image.verify() passes it; the full decode at load does not
+        path = os.path.join(images, "0001_c09_w01_l01_p01.jpg")
+        Image.new("RGB", (32, 64), (200, 10, 10)).save(path, quality=90)
+        data = open(path, "rb").read()
+        open(path, "wb").write(data[: len(data) // 2])
         reason = "1 images that fail to decode"
     elif bad == "badly named":
         Image.new("RGB", (32, 64)).save(os.path.join(images, "person_7.jpg"))
@@ -198,3 +210,16 @@ def test_bad_files_among_good_ones_are_skipped_and_counted(bad, tmp_path, caplog
         data = FineGPRCaption(root=str(tmp_path))
     assert len(data.train) == 24 and len(data.texts) == 24  # every good image kept
     assert any(reason in record.getMessage() for record in caplog.records), caplog.text
+
+
+def test_input_size_off_the_patch_grid_is_said(caplog):
+    """Pixels beyond the last stride are not seen: a warning names the keys and what is lost
+    (not an error: TransReID's own 256x128 at stride 12 drops 4 columns)."""
+    from fastreid.modeling.meta_arch import build_model
+
+    from fastreid_multimodal.engine import load_config
+    cfg = load_config(DEMO2, [*TINY, "MODEL.TEXT.TRANSLATOR", "", "INPUT.SIZE_TRAIN", "[70, 32]",
+                              "MODEL.HEADS.NUM_CLASSES", "2", "MODEL.DEVICE", "cpu"], check_files=False)
+    with caplog.at_level(logging.WARNING, logger="fastreid.multimodal"):
+        build_model(cfg)
+    assert "INPUT.SIZE_TRAIN [70, 32]" in caplog.text and "last 6 rows and 0 columns" in caplog.text
