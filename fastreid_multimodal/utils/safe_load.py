@@ -17,7 +17,9 @@ import torch
 from ..errors import UserError
 
 TRUST_VARIABLE = "FASTREID_TRUSTED_CHECKPOINTS"
-GLOBAL_RE = re.compile(r"(?:GLOBAL|global:?)\s+([\w.]+)")  # torch's "unsupported GLOBAL posix.system"
+# torch names the global as "GLOBAL posix.system" (a blocked module) or "Unsupported global: GLOBAL
+# fractions.Fraction" (a class not allowed): the word before the name is the upper-case one
+GLOBAL_RE = re.compile(r"\bGLOBAL\s+([\w.]+)")
 
 
 class UnsafeCheckpointError(UserError):
