@@ -105,10 +105,14 @@ def test_dmf_under_defaulttrainer_names_the_trainer_to_use(tmp_path):
     assert "user error" in open(tmp_path / "out" / "log.txt").read()  # the traceback: log only
 
 
-def test_bagtricks_feat_dim_in_a_fastreid_script_is_one_error_line(tmp_path):
-    run = fastreid_script(bagtricks_config(tmp_path), tmp_path / "out", tmp_path / "data",
-                          "MODEL.BACKBONE.FEAT_DIM", "2048")
-    _one_error_line(run, "MODEL.BACKBONE.FEAT_DIM", "MODEL.VIT.EMBED_DIM")
+@pytest.mark.parametrize("opts,expected", [
+    (["MODEL.BACKBONE.FEAT_DIM", "2048"], ["MODEL.BACKBONE.FEAT_DIM", "MODEL.VIT.EMBED_DIM"]),
+    (["MODEL.BACKBONE.PRETRAIN", "True", "MODEL.BACKBONE.PRETRAIN_PATH", ""],
+     ["MODEL.BACKBONE.PRETRAIN is True", "MODEL.BACKBONE.PRETRAIN_PATH is empty"]),
+], ids=["FEAT_DIM 2048", "PRETRAIN without a path"])
+def test_bagtricks_values_in_a_fastreid_script_are_one_error_line(opts, expected, tmp_path):
+    run = fastreid_script(bagtricks_config(tmp_path), tmp_path / "out", tmp_path / "data", *opts)
+    _one_error_line(run, *expected)
 
 
 def _cfg(*opts):
