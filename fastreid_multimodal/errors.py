@@ -59,13 +59,15 @@ class _TracebackOnlyInFiles:
 
 def report_user_errors_in_any_script():
     """A UserError that nobody catches, in any script (FastReID's own train_net.py too), ends it
-    with one ``error:`` line and exit code 2; any other exception keeps Python's traceback."""
+    with one ``error:`` line and exit code 2; any other exception, or any at an interactive
+    prompt, keeps Python's traceback."""
     import logging
     import sys
     previous = sys.excepthook
 
     def excepthook(kind, value, traceback):
-        if isinstance(value, UserError):
+        interactive = hasattr(sys, "ps1") or sys.flags.interactive  # a prompt must not exit
+        if isinstance(value, UserError) and not interactive:
             exit_with_error_line((kind, value, traceback))
         previous(kind, value, traceback)
 

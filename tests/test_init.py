@@ -43,3 +43,7 @@ def test_uncaught_user_error_in_any_script_is_one_error_line(tmp_path):
     other = subprocess.run([sys.executable, "-c", "import fastreid_multimodal\nraise ValueError('x')"],
                            capture_output=True, text=True, timeout=300)
     assert other.returncode == 1 and "Traceback" in other.stderr  # bugs keep their traceback
+    prompt = subprocess.run([sys.executable, "-i"], input=(
+        "import fastreid_multimodal\nfrom fastreid_multimodal.errors import ConfigError\n"
+        "raise ConfigError('x')\nprint('still here')\n"), capture_output=True, text=True, timeout=300)
+    assert "still here" in prompt.stdout + prompt.stderr  # an interactive session is not ended
