@@ -29,13 +29,17 @@ METRICS = ("cosine", "euclidean")
 
 
 def _distances(query, gallery, metric, gallery_sq=None, out=None):
-    """FastReID's build_dist formulas (cosine: 1 - q.g of normalised features; euclidean:
-    |q|^2 + |g|^2 - 2 q.g) for one chunk of already prepared queries, into ``out`` when given
-    (one buffer for every chunk: no fresh chunk-sized allocation each time). Same roundings as
-    build_dist: 1 - x == -x + 1 exactly."""
+    """FastReID's build_dist for one chunk of already prepared queries, with its very operations
+    (cosine: 1 - q.g of normalised features; euclidean: |q|^2 + |g|^2, then addmm_ with alpha -2),
+    so that they round as build_dist's do and exact ties stay ties (bitwise equal here at 768-d;
+    a BLAS may still pick other kernels for other shapes); into ``out`` when given (one buffer
+    for every chunk: no fresh chunk-sized allocation each time)."""
     if metric == "cosine":
-        return torch.mm(query, gallery.t(), out=out).neg_().add_(1)
-    return (query.pow(2).sum(1, keepdim=True) + gallery_sq[None, :]) - 2 * (query @ gallery.t())
+        return torch.mm(query, gallery.t(), out=out).neg_().add_(1)  # 1 - x == -x + 1 exactly
+    # (|q|^2 + |g|^2) - 2 q.g computed apart rounds differently from the fused addmm in ~40% of
+    # the entries
+    sums = torch.add(query.pow(2).sum(1, keepdim=True), gallery_sq[None, :], out=out)
+    return sums.addmm_(query, gallery.t(), alpha=-2)
 
 
 def _identity_pairs(q_pids, q_cams, g_pids, g_cams):
@@ -155,10 +159,9 @@ def chunked_evaluate_rank(query, gallery, q_pids, g_pids, q_camids, g_camids, me
         if dist_fn is not None:
             dist = dist_fn(start, end)
         else:
-            if buffer is None and metric == "cosine":
+            if buffer is None:
                 buffer = query.new_empty(min(chunk_size, query.shape[0]), gallery.shape[0])
-            dist = _distances(query[start:end], gallery, metric, gallery_sq,
-                              buffer[:end - start] if buffer is not None else None)
+            dist = _distances(query[start:end], gallery, metric, gallery_sq, buffer[:end - start])
         lo, hi = (int(torch.searchsorted(pair_q, torch.tensor(v, device=device))) for v in (start, end))
         ranks, counts = _chunk_ranks(dist, pair_q[lo:hi] - start, pair_g[lo:hi], pair_match[lo:hi],
                                      g_pids_np, q_pids_np[start:end] if compiled else None)
