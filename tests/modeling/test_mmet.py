@@ -213,6 +213,25 @@ def test_every_loss_is_logged_on_a_mixed_batch(model):
     assert {k for k, v in images_only.items() if v.requires_grad} == {"loss_cls", "loss_triplet", "loss_mim"}
 
 
+def test_each_groups_id_accuracy_is_logged_under_its_own_name(model):
+    """FastReID logs the median of a window of entries: three groups under one name would mix."""
+    calls = []
+    handle = model.loss_fns["CrossEntropyLoss"].register_forward_hook(
+        lambda m, args, out: calls.append(
+            (args[0]["accuracy_name"],
+             (args[0]["pred_class_logits"].argmax(1) == args[1]["targets"]).float().mean().item())))
+    model.train()
+    try:
+        with EventStorage(0) as storage:
+            model(make_batch(MIXED, pids=[0, 1, 2, 3, 0, 1, 2, 3][:len(MIXED)]))
+    finally:
+        handle.remove()
+    names = [name for name, _ in calls]
+    assert sorted(names) == ["cls_accuracy", "cls_accuracy_fusion", "cls_accuracy_text"]
+    for name, accuracy in calls:
+        assert [v for v, _ in storage.history(name).values()] == [accuracy], name
+
+
 @pytest.mark.parametrize("loss,trained,untouched", [
     ("loss_mim", IMAGE_ENCODER + ("backbone.mask_token", "mim_head"),
      TEXT_ENCODER + FUSION + ("mlm_head", "mmm_image_head", "mmm_text_head", "itm_head", "heads",

@@ -1,5 +1,5 @@
 """Identity loss (DMF Eq. 2 / MMET Eq. 1): label-smoothed cross-entropy on the BNNeck classifier."""
-from fastreid.modeling.losses import cross_entropy_loss, log_accuracy
+from fastreid.modeling.losses import cross_entropy_loss
 from fastreid.utils import events
 from torch import nn
 
@@ -8,7 +8,10 @@ from .build import LOSS_REGISTRY
 
 @LOSS_REGISTRY.register()
 class CrossEntropyLoss(nn.Module):
-    """FastReID's cross_entropy_loss with MODEL.LOSSES.CE.{EPSILON, ALPHA, SCALE}."""
+    """FastReID's cross_entropy_loss with MODEL.LOSSES.CE.{EPSILON, ALPHA, SCALE}. Top-1 accuracy
+    goes to the event storage as ``outputs["accuracy_name"]`` (default ``cls_accuracy``, FastReID's
+    name): a model that calls the loss on several groups per step names each group's accuracy, since
+    the logged value is a median over the last steps' entries and would mix the groups."""
 
     KEYS = ("loss_cls",)
 
@@ -20,6 +23,8 @@ class CrossEntropyLoss(nn.Module):
     def forward(self, outputs, batch):
         targets = batch["targets"]
         if events._CURRENT_STORAGE_STACK:  # inside a training loop (not a bare forward)
-            log_accuracy(outputs["pred_class_logits"].detach(), targets)
+            correct = outputs["pred_class_logits"].detach().argmax(1) == targets
+            events.get_event_storage().put_scalar(outputs.get("accuracy_name", "cls_accuracy"),
+                                                  correct.float().mean().item())
         loss = cross_entropy_loss(outputs["cls_outputs"], targets, self.eps, self.alpha)
         return {"loss_cls": loss * self.scale}

@@ -171,8 +171,7 @@ class MMET(PixelNormalization):
 
     def reid_groups(self, enc, targets):
         """(name, CLS features, their targets, their head) of every group the batch has: CLS_T of
-        every text, CLS_M of every pair, CLS_I of every image (last, so that the logged
-        cls_accuracy is the image one's)."""
+        every text, CLS_M of every pair, CLS_I of every image."""
         groups = []
         if "h_text" in enc:
             groups.append(("text", enc["h_text"][:, 0], targets[enc["has_text"]], self.text_heads))
@@ -186,8 +185,10 @@ class MMET(PixelNormalization):
         """ID and triplet losses of every group, each the mean over the groups (triplet only where
         the group has two identities, so that it has a negative)."""
         sums, counts = {}, {}
-        for _, feats, targets, head in groups:
+        for group, feats, targets, head in groups:
             outputs = head(as_feature_map(feats), targets)
+            # the image group's is FastReID's cls_accuracy; the others are logged beside it
+            outputs["accuracy_name"] = "cls_accuracy" if group == "image" else f"cls_accuracy_{group}"
             for name in REID_LOSSES:
                 if name not in self.loss_fns or (name == TRI and len(targets.unique()) < 2):
                     continue
