@@ -31,15 +31,17 @@ def log_to_files_only(message, exc_info):
             handler.handle(record)
 
 
-def exit_with_error_line(exc_info):
-    """Print ``error: <message>`` alone, the traceback to log files only, and leave with exit code 2
-    through os._exit: a trainer's data-loader prefetch thread may be inside a torch op, and tearing
-    the interpreter down under it aborts the process ("terminate called ...", exit -6)."""
+def exit_with_error_line(exc_info, hard=True):
+    """Print ``error: <message>`` alone, the traceback to log files only, and leave with exit code 2.
+    ``hard``: through os._exit, for a process whose trainer's data-loader prefetch thread may be
+    inside a torch op (tearing the interpreter down under it aborts: "terminate called ...", -6)."""
     import logging
     import os
     import sys
     log_to_files_only("user error", exc_info)
     print(f"error: {exc_info[1]}", file=sys.stderr)
+    if not hard:
+        sys.exit(2)
     sys.stdout.flush()
     sys.stderr.flush()
     logging.shutdown()

@@ -9,7 +9,7 @@ from fastreid.engine import default_argument_parser as _fastreid_argument_parser
 from fastreid.engine import default_setup as _fastreid_default_setup
 
 from ..config import add_multimodal_config
-from ..errors import ConfigError, UserError, exit_with_error_line, log_to_files_only
+from ..errors import ConfigError, UserError, exit_with_error_line
 from ..utils.device import resolve_device
 
 
@@ -101,8 +101,4 @@ def run_cli(main, *args, hard_exit=False):
     try:
         return main(*args)
     except UserError:
-        if hard_exit:
-            exit_with_error_line(sys.exc_info())
-        log_to_files_only("user error", sys.exc_info())
-        print(f"error: {sys.exc_info()[1]}", file=sys.stderr)
-        sys.exit(2)
+        exit_with_error_line(sys.exc_info(), hard=hard_exit)
