@@ -78,6 +78,7 @@ def add_multimodal_config(cfg):
     _C.MODEL.MMET.GC_WEIGHT = 1.0  # weight of GlobalContrastive (L_GC: InfoNCE between clean CLS_I and CLS_T of pairs)
     _C.MODEL.MMET.GC_FEATURE = "cls"  # what L_GC compares: cls (raw [CLS_I]/[CLS_T]) or bnneck (each through its own BNNeck normalisation, the space retrieval ranks in)
     _C.MODEL.MMET.GC_TEMPERATURE = 0.07  # L_GC softmax temperature on cosine similarities (CLIP's initial value)
+    _C.MODEL.MMET.FUSION_REID_WEIGHT = 1.0  # weight of ID + triplet on [CLS_M] of pairs relative to [CLS_I]/[CLS_T] (0: none; they compete with ITM for [CLS_M])
     _C.MODEL.MMET.FUSION_LR_FACTOR = 1.0  # lr multiplier of the fusion encoder and ITM head (a lower lr keeps CLS_M from collapsing, so ITM can learn)
     _C.MODEL.MMET.EVAL_FEATURE = "image"  # image->image features after their own BNNeck: image ([CLS_I]) or fusion ([CLS_M] of the image alone)
     _C.MODEL.MMET.EVAL_TEXT2IMAGE = True  # also evaluate text->image retrieval on test sets that have text queries
@@ -98,7 +99,7 @@ GC_FEATURES = ("cls", "bnneck")  # MODEL.MMET.GC_FEATURE
 MMET_LOSSES = ("CrossEntropyLoss", "TripletLoss", "GlobalContrastive", "MaskedImageModeling",
                "MaskedLanguageModeling", "MaskedMultimodalModeling", "ImageTextMatching")  # MODEL.LOSSES.NAME of MMET
 MMET_WEIGHT_KEYS = ("MODEL.MMET.MIM_WEIGHT", "MODEL.MMET.MLM_WEIGHT", "MODEL.MMET.MMM_WEIGHT",
-                    "MODEL.MMET.ITM_WEIGHT", "MODEL.MMET.GC_WEIGHT", "MODEL.LOSSES.CE.SCALE",
+                    "MODEL.MMET.ITM_WEIGHT", "MODEL.MMET.GC_WEIGHT", "MODEL.MMET.FUSION_REID_WEIGHT", "MODEL.LOSSES.CE.SCALE",
                     "MODEL.LOSSES.TRI.SCALE")
 
 
@@ -146,6 +147,9 @@ def check_mmet_config(cfg):
     for key in MMET_WEIGHT_KEYS:
         if float(_value(cfg, key)) < 0:
             raise ConfigError(f"{key} must be a non-negative loss weight (>= 0), got {_value(cfg, key)}")
+    if mmet.EVAL_FEATURE == "fusion" and float(mmet.FUSION_REID_WEIGHT) == 0:
+        raise ConfigError("MODEL.MMET.EVAL_FEATURE fusion needs MODEL.MMET.FUSION_REID_WEIGHT > 0 "
+                          "(with 0 nothing trains the [CLS_M] BNNeck it would evaluate)")
     if float(mmet.FUSION_LR_FACTOR) <= 0:
         raise ConfigError(f"MODEL.MMET.FUSION_LR_FACTOR must be > 0, got {mmet.FUSION_LR_FACTOR}")
     if float(mmet.GC_TEMPERATURE) <= 0:

@@ -78,6 +78,7 @@ class MMET(PixelNormalization):
         self.itm_on_clean = cfg.MODEL.MMET.ITM_INPUTS == "clean"
         self.gc_on_bnneck = cfg.MODEL.MMET.GC_FEATURE == "bnneck"
         self.fusion_lr_factor = cfg.MODEL.MMET.FUSION_LR_FACTOR
+        self.fusion_reid_weight = float(cfg.MODEL.MMET.FUSION_REID_WEIGHT)
         self.backbone = build_backbone(cfg)
         self.heads = build_heads(cfg)  # [CLS_I]: FastReID's name, what stage II and eval read
         self.text_heads = build_heads(cfg)  # [CLS_T]: its own BNNeck statistics
@@ -175,26 +176,28 @@ class MMET(PixelNormalization):
         groups = []
         if "h_text" in enc:
             groups.append(("text", enc["h_text"][:, 0], targets[enc["has_text"]], self.text_heads))
-        if "h_fused" in enc:
+        if "h_fused" in enc and self.fusion_reid_weight > 0:
             groups.append(("fusion", enc["h_fused"][:, 0], targets[enc["pair"]], self.fusion_heads))
         if "h_image" in enc:
             groups.append(("image", enc["h_image"][:, 0], targets[enc["has_image"]], self.heads))
         return groups
 
     def reid_losses(self, groups):
-        """ID and triplet losses of every group, each the mean over the groups (triplet only where
-        the group has two identities, so that it has a negative)."""
+        """ID and triplet losses of every group, each the weighted mean over the groups ([CLS_M]'s
+        weight MODEL.MMET.FUSION_REID_WEIGHT, the others 1; triplet only where the group has two
+        identities, so that it has a negative)."""
         sums, counts = {}, {}
         for group, feats, targets, head in groups:
             outputs = head(as_feature_map(feats), targets)
             # the image group's is FastReID's cls_accuracy; the others are logged beside it
             outputs["accuracy_name"] = "cls_accuracy" if group == "image" else f"cls_accuracy_{group}"
+            weight = self.fusion_reid_weight if group == "fusion" else 1.0
             for name in REID_LOSSES:
                 if name not in self.loss_fns or (name == TRI and len(targets.unique()) < 2):
                     continue
                 for key, value in self.loss_fns[name](outputs, {"targets": targets}).items():
-                    sums[key] = sums.get(key, 0) + value
-                    counts[key] = counts.get(key, 0) + 1
+                    sums[key] = sums.get(key, 0) + weight * value
+                    counts[key] = counts.get(key, 0) + weight
         return {key: sums[key] / counts[key] for key in sums}
 
     def patch_prediction(self, head, hidden, images, mask):
