@@ -99,8 +99,8 @@ GC_FEATURES = ("cls", "bnneck")  # MODEL.MMET.GC_FEATURE
 MMET_LOSSES = ("CrossEntropyLoss", "TripletLoss", "GlobalContrastive", "MaskedImageModeling",
                "MaskedLanguageModeling", "MaskedMultimodalModeling", "ImageTextMatching")  # MODEL.LOSSES.NAME of MMET
 MMET_WEIGHT_KEYS = ("MODEL.MMET.MIM_WEIGHT", "MODEL.MMET.MLM_WEIGHT", "MODEL.MMET.MMM_WEIGHT",
-                    "MODEL.MMET.ITM_WEIGHT", "MODEL.MMET.GC_WEIGHT", "MODEL.MMET.FUSION_REID_WEIGHT", "MODEL.LOSSES.CE.SCALE",
-                    "MODEL.LOSSES.TRI.SCALE")
+                    "MODEL.MMET.ITM_WEIGHT", "MODEL.MMET.GC_WEIGHT", "MODEL.MMET.FUSION_REID_WEIGHT",
+                    "MODEL.LOSSES.CE.SCALE", "MODEL.LOSSES.TRI.SCALE")
 
 
 def check_ratio(value, key):

@@ -48,6 +48,7 @@ SYN_TARGETS = ("SynthPersonCampus", "SynthPersonWinter", "SynthPersonNight")
 SYN_MMET_METRICS = (MAP, R1, T2I + MAP, T2I + R1)
 SYN_MMM = Run("train", "configs/Demo/mmet_synth.yml")  # in every synthetic MMET table: trained once
 GC_BNNECK = ("MODEL.MMET.GC_FEATURE", "bnneck")
+NO_FUSION_REID = ("MODEL.MMET.FUSION_REID_WEIGHT", "0.0")
 
 
 def _dmf_ablation(pre, ft, targets, paper):
@@ -127,6 +128,17 @@ TABLES = {
             "(image->image mAP / R1, text->image mAP / R1)", SYN_TARGETS, SYN_MMET_METRICS,
             (Row("L_GC on raw [CLS]", SYN_MMM),
              Row("L_GC on BNNeck features", Run("train", SYN_MMM.config, opts=GC_BNNECK))))),
+    "mmet-fusion": Table(
+        "Ablation (ours, not in the papers): ID + triplet on [CLS_M] or not, MMET + MMM (mAP / R1)",
+        ("Market1501", "DukeMTMC"), (MAP, R1),
+        (Row("ID + triplet on [CLS_M]", Run("train", "configs/MMET/table1_mmm.yml")),
+         Row("[CLS_M] left to ITM / MMM", Run("train", "configs/MMET/table1_mmm.yml",
+                                                opts=NO_FUSION_REID))),
+        synthetic=Table(
+            "Ablation on SynthPerson: ID + triplet on [CLS_M] or not, MMET + MMM, trained on the "
+            "source domain (image->image mAP / R1, text->image mAP / R1)", SYN_TARGETS, SYN_MMET_METRICS,
+            (Row("ID + triplet on [CLS_M]", SYN_MMM),
+             Row("[CLS_M] left to ITM / MMM", Run("train", SYN_MMM.config, opts=NO_FUSION_REID))))),
     "mmet-3": Table(
         "MMET Table 3: pre-trained on FineGPR (mAP / R1)", ("Market1501", "DukeMTMC", "CUHK03"), (MAP, R1),
         (Row("MMET", Run("train", "configs/MMET/finegpr.yml"),

@@ -183,6 +183,35 @@ def test_reid_losses_do_not_depend_on_the_mask_ratios(model):
         assert not torch.equal(results[0][key], results[1][key]), key
 
 
+@pytest.mark.parametrize("weight", [0.0, 0.25])
+def test_fusion_reid_weight_weights_cls_m_in_the_reid_losses(weight):
+    """ID and triplet: the weighted mean of the three groups' losses, [CLS_M]'s weight
+    MODEL.MMET.FUSION_REID_WEIGHT; at 0 [CLS_M] gets no Re-ID gradient at all."""
+    batch = make_batch(MIXED)
+    full, weighted = tiny_mmet(), tiny_mmet("MODEL.MMET.FUSION_REID_WEIGHT", str(weight))
+    weighted.load_state_dict(full.state_dict())
+    full.train()
+    with EventStorage(0):
+        per_group = {name: full.reid_losses([group]) for group in
+                     full.reid_groups(full.encode(batch), batch["targets"]) for name in [group[0]]}
+    for key in ("loss_cls", "loss_triplet"):
+        expected = (per_group["image"][key] + per_group["text"][key] +
+                    weight * per_group["fusion"][key]) / (2 + weight)
+        torch.testing.assert_close(run(weighted, batch)[key], expected)
+    weighted.zero_grad()
+    out = run(weighted, batch)
+    (out["loss_cls"] + out["loss_triplet"]).backward()
+    fusion_grad = weighted.backbone.fusion_cls_token.grad
+    moved = fusion_grad is not None and bool(fusion_grad.abs().sum() > 0)
+    assert moved == (weight > 0)
+
+
+def test_eval_feature_fusion_needs_a_trained_cls_m_bnneck():
+    with pytest.raises(ConfigError, match=r"FUSION_REID_WEIGHT"):
+        MMET(load_config("configs/Demo/mmet_synth.yml", TINY + [
+            "MODEL.MMET.EVAL_FEATURE", "fusion", "MODEL.MMET.FUSION_REID_WEIGHT", "0.0"]))
+
+
 def test_every_image_samples_cls_i_gets_an_id_loss_gradient(model):
     seen = {}
 
@@ -512,6 +541,7 @@ def test_text_to_image_metrics_with_fastreid_ranking():
     ("MODEL.MMET.TEXT_MASK_RATIO", "1.5", r"\(0, 1\)"), ("MODEL.MMET.MIM_WEIGHT", "-1.0", ">= 0"),
     ("MODEL.MMET.GC_WEIGHT", "-0.5", ">= 0"), ("MODEL.MMET.ITM_WEIGHT", "-2.0", ">= 0"),
     ("MODEL.LOSSES.TRI.SCALE", "-1.0", ">= 0"), ("MODEL.MMET.ITM_INPUTS", "both", "'masked', 'clean'"),
+    ("MODEL.MMET.FUSION_REID_WEIGHT", "-1.0", ">= 0"),
     ("MODEL.LOSSES.NAME", "('CrossEntropyLoss', 'MaskedImageModelling')", "GlobalContrastive"),
 ])
 def test_bad_mmet_config_is_a_config_error_naming_key_and_allowed_values(key, value, allowed):
