@@ -127,7 +127,8 @@ def probe(argv):
     if args.id_on_fusion:
         params += list(fusion_heads.parameters())
     optimizer = torch.optim.Adam(params, lr=args.lr)
-    fusion.train(), itm_head.train(), fusion_heads.train()
+    for module in (fusion, itm_head, fusion_heads):
+        module.train()
     identities = classes.unique()
     rows_of = {int(c): torch.nonzero(classes == c).flatten() for c in identities}
     window = []

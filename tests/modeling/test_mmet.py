@@ -192,8 +192,8 @@ def test_fusion_reid_weight_weights_cls_m_in_the_reid_losses(weight):
     weighted.load_state_dict(full.state_dict())
     full.train()
     with EventStorage(0):
-        per_group = {name: full.reid_losses([group]) for group in
-                     full.reid_groups(full.encode(batch), batch["targets"]) for name in [group[0]]}
+        per_group = {group[0]: full.reid_losses([group])
+                     for group in full.reid_groups(full.encode(batch), batch["targets"])}
     for key in ("loss_cls", "loss_triplet"):
         expected = (per_group["image"][key] + per_group["text"][key] +
                     weight * per_group["fusion"][key]) / (2 + weight)
