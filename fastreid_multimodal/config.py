@@ -46,6 +46,7 @@ def add_multimodal_config(cfg):
     _C.MODEL.VIT.NUM_HEADS = 12  # attention heads per block
     _C.MODEL.VIT.MLP_RATIO = 4.0  # MLP hidden width / D
     _C.MODEL.VIT.PATCH_SIZE = 16  # patch side; the stride is MODEL.BACKBONE.STRIDE_SIZE (12 = TransReID overlap)
+    _C.MODEL.VIT.STEM = "patch"  # patch: one conv per patch (ViT, TransReID); conv: 3x3 stride-2 conv stem (Xiao et al. 2021; faster from scratch)
     _C.MODEL.VIT.QKV_BIAS = True  # bias in the attention qkv projection (timm ViT-B: True)
 
     _C.MODEL.TEXT = CN()

@@ -18,18 +18,18 @@ from ...utils.hub import downloads_allowed
 from ..feature_map import as_feature_map
 from .pretrained import load_vit_weights
 from .text_translator import build_text_translator
-from .vit_parts import (StridedPatchEmbed, build_blocks, check_feat_dim, check_text_length,
+from .vit_parts import (build_blocks, build_patch_embed, check_feat_dim, check_text_length,
                         run_blocks, text_padding, vit_kwargs, with_cls_and_positions)
 
 
 class DMFViT(nn.Module):
     def __init__(self, *, img_size, patch_size, stride, embed_dim, depth, num_heads, mlp_ratio,
                  qkv_bias, drop_rate, attn_drop_rate, drop_path_rate, text_translator,
-                 max_text_len):
+                 max_text_len, stem="patch"):
         super().__init__()
         self.embed_dim = embed_dim
         # image path
-        self.patch_embed = StridedPatchEmbed(img_size, patch_size, stride, 3, embed_dim)
+        self.patch_embed = build_patch_embed(img_size, patch_size, stride, embed_dim, stem)
         self.image_proj = nn.Linear(embed_dim, embed_dim)  # F
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))  # v_cls
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.patch_embed.num_patches, embed_dim))

@@ -28,14 +28,14 @@ from ...utils.hub import downloads_allowed
 from ..feature_map import as_feature_map
 from .pretrained import load_vit_weights
 from .text_translator import pretrained_word_embeddings
-from .vit_parts import (StridedPatchEmbed, build_blocks, check_feat_dim, check_text_length,
+from .vit_parts import (build_blocks, build_patch_embed, check_feat_dim, check_text_length,
                         run_blocks, text_padding, vit_kwargs, with_cls_and_positions)
 
 
 class MMETTransformer(nn.Module):
     def __init__(self, *, img_size, patch_size, stride, embed_dim, depth, num_heads, mlp_ratio,
                  qkv_bias, drop_rate, attn_drop_rate, drop_path_rate, vocab_size, max_text_len,
-                 text_depth, fusion_depth, word_embeddings=None):
+                 text_depth, fusion_depth, word_embeddings=None, stem="patch"):
         super().__init__()
         self.embed_dim = embed_dim
         blocks = dict(embed_dim=embed_dim, num_heads=num_heads, mlp_ratio=mlp_ratio,
@@ -43,7 +43,7 @@ class MMETTransformer(nn.Module):
                       drop_path_rate=drop_path_rate)
         self.pos_drop = nn.Dropout(drop_rate)
         # image encoder (timm names)
-        self.patch_embed = StridedPatchEmbed(img_size, patch_size, stride, 3, embed_dim)
+        self.patch_embed = build_patch_embed(img_size, patch_size, stride, embed_dim, stem)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))  # [CLS_I]
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.patch_embed.num_patches, embed_dim))
         self.mask_token = nn.Parameter(torch.zeros(1, 1, embed_dim))  # [MASK] of a masked patch
