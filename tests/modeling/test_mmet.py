@@ -105,8 +105,9 @@ def test_text_padding_changes_neither_text_nor_fused_features(model):
                                backbone.fuse(h_image, h_long, padded_mask)[:, 0])
 
 
-def test_masked_patches_enter_as_the_mask_token(model):
-    backbone = model.backbone.eval()
+@pytest.mark.parametrize("stem", ["patch", "conv"])
+def test_masked_patches_enter_as_the_mask_token_and_reach_no_other_token(stem):
+    backbone = tiny_mmet("MODEL.VIT.STEM", stem).backbone.eval()
     images = torch.rand(1, 3, 64, 32)
     patch_mask = torch.zeros(1, NUM_PATCHES, dtype=torch.bool)
     patch_mask[0, 3] = True  # row 1, column 1: pixels [16:32, 16:32]

@@ -83,6 +83,8 @@ class MMETTransformer(nn.Module):
     # -- encoders ------------------------------------------------------------------------------------
     def encode_image(self, images, patch_mask=None):
         """h_I (B, 1 + Np, D); ``patch_mask`` (B, Np) bool: those patches enter as [MASK]."""
+        if patch_mask is not None:
+            images = self.patch_embed.hide_masked_patches(images, patch_mask)
         x = self.patch_embed(images)
         if patch_mask is not None:
             x = torch.where(patch_mask[..., None].to(x.device), self.mask_token.to(x.dtype), x)

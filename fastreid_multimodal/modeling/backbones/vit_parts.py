@@ -29,6 +29,11 @@ class StridedPatchEmbed(PatchEmbed):
                                zip(self.img_size, self.patch_size, self.stride))
         self.num_patches = self.grid_size[0] * self.grid_size[1]
 
+    def hide_masked_patches(self, images, patch_mask):
+        """Each token sees only its own window, and the masked ones are replaced by [MASK]
+        (with stride < patch, as TransReID, neighbours keep seeing a strip of a masked patch)."""
+        return images
+
 
 class ConvStemPatchEmbed(nn.Module):
     """Patch tokens from a convolutional stem (Xiao et al. 2021, "Early convolutions help
@@ -51,6 +56,15 @@ class ConvStemPatchEmbed(nn.Module):
             channels = out
         self.stem = nn.Sequential(*layers)
         self.proj = nn.Conv2d(channels, embed_dim, kernel_size=1)
+
+    def hide_masked_patches(self, images, patch_mask):
+        """``images`` with the pixels of the masked patches (B, Np) set to 0, the mean colour after
+        normalisation: the 3x3 convolutions would carry a masked patch into the next patch's token
+        (receptive field 31 pixels), and MIM / MMM would copy it from there."""
+        rows, cols = self.grid_size
+        keep = (~patch_mask.to(images.device)).view(-1, 1, rows, cols).to(images.dtype)
+        keep = keep.repeat_interleave(self.patch_size[0], 2).repeat_interleave(self.patch_size[1], 3)
+        return images * keep
 
     def forward(self, x):
         x = self.proj(self.stem(x))  # (B, D, H / p, W / p)
