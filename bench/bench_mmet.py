@@ -10,7 +10,7 @@ with its negatives); ``MMET-1pass`` has the clean-pass losses only, so the diffe
 masked pass costs. MMET's image encoder has DMF's depth, its text encoder the same, its fusion
 encoder half.
 
-    python bench/bench_mmet.py [--size tiny|small|base] [--batch 32] [--steps 5]
+    python bench/bench_mmet.py [--size tiny|small|base] [--batch 32] [--steps 5] [--stem patch|conv]
 """
 import argparse
 import json
@@ -31,7 +31,7 @@ def build(name, args):
     opts = ["MODEL.VIT.EMBED_DIM", str(dim), "MODEL.BACKBONE.FEAT_DIM", str(dim),
             "MODEL.VIT.DEPTH", str(depth), "MODEL.VIT.NUM_HEADS", str(heads),
             "INPUT.SIZE_TRAIN", str(list(args.image_size)), "MODEL.HEADS.NUM_CLASSES", "100",
-            "MODEL.DEVICE", "cpu", "MODEL.BACKBONE.DROP_PATH_RATIO", "0.0"]
+            "MODEL.DEVICE", "cpu", "MODEL.BACKBONE.DROP_PATH_RATIO", "0.0", "MODEL.VIT.STEM", args.stem]
     if name.startswith("MMET"):
         config = "configs/Demo/Base-MMET-tiny.yml"
         opts += ["MODEL.MMET.TEXT_DEPTH", str(depth), "MODEL.MMET.FUSION_DEPTH", str(depth // 2)]
@@ -102,6 +102,8 @@ def main():
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--image-size", type=int, nargs=2, default=(128, 64))
     parser.add_argument("--text-length", type=int, default=48)
+    parser.add_argument("--stem", default="patch", choices=("patch", "conv"),
+                        help="MODEL.VIT.STEM of every model (the demo MMET configs use conv)")
     parser.add_argument("--worker", choices=NAMES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -114,11 +116,12 @@ def main():
         out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", name,
                               "--size", args.size, "--batch", str(args.batch), "--steps",
                               str(args.steps), "--image-size", *map(str, args.image_size),
-                              "--text-length", str(args.text_length)],
+                              "--text-length", str(args.text_length), "--stem", args.stem],
                              capture_output=True, text=True, check=True)
         results[name] = json.loads(out.stdout.strip().splitlines()[-1])
     dim, depth, _ = SIZES[args.size]
-    print(f"ViT-{args.size} ({dim}-d, {depth} blocks; MMET text {depth}, fusion {depth // 2}), "
+    print(f"ViT-{args.size} ({dim}-d, {depth} blocks, {args.stem} stem; MMET text {depth}, "
+          f"fusion {depth // 2}), "
           f"{args.image_size[0]}x{args.image_size[1]} images, {args.text_length}-token captions, "
           f"batch {args.batch}, {args.steps} steps")
     for name, r in results.items():
