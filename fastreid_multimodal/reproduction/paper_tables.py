@@ -68,6 +68,21 @@ def _synthetic_mmet(title, *rows, mmm_row):
                  + (Row(mmm_row, SYN_MMM),))
 
 
+def _mmm_ablation(what, *rows):
+    """An ablation of ours over MMET + MMM; ``rows`` are (name, opts on Table 1's MMM config, opts on
+    the demo MMM run). A row without demo opts is the demo MMM run the MMET tables share."""
+    def demo_run(opts):
+        return Run("train", SYN_MMM.config, opts=opts) if opts else SYN_MMM
+    return Table(
+        f"Ablation (ours, not in the papers): {what}, MMET + MMM (mAP / R1)",
+        ("Market1501", "DukeMTMC"), (MAP, R1),
+        tuple(Row(name, Run("train", "configs/MMET/table1_mmm.yml", opts=opts)) for name, opts, _ in rows),
+        synthetic=Table(
+            f"Ablation on SynthPerson: {what}, MMET + MMM, trained on the source domain "
+            "(image->image mAP / R1, text->image mAP / R1)", SYN_TARGETS, SYN_MMET_METRICS,
+            tuple(Row(name, demo_run(opts)) for name, _, opts in rows)))
+
+
 TABLES = {
     "dmf-1": Table(
         "DMF Table 1: pre-training ablation, stage II on DukeMTMC (R1 / mAP)",
@@ -119,38 +134,15 @@ TABLES = {
         synthetic=_synthetic_mmet(
             "MMET Table 2 on SynthPerson: masking losses, trained on the source domain",
             ("MIM only", "mmet_synth_mim"), ("MLM only", "mmet_synth_mlm"), mmm_row="MMM")),
-    "mmet-gc": Table(
-        "Ablation (ours, not in the papers): what L_GC compares, MMET + MMM (mAP / R1)",
-        ("Market1501", "DukeMTMC"), (MAP, R1),
-        (Row("L_GC on raw [CLS]", Run("train", "configs/MMET/table1_mmm.yml")),
-         Row("L_GC on BNNeck features", Run("train", "configs/MMET/table1_mmm.yml", opts=GC_BNNECK))),
-        synthetic=Table(
-            "Ablation on SynthPerson: what L_GC compares, MMET + MMM, trained on the source domain "
-            "(image->image mAP / R1, text->image mAP / R1)", SYN_TARGETS, SYN_MMET_METRICS,
-            (Row("L_GC on raw [CLS]", SYN_MMM),
-             Row("L_GC on BNNeck features", Run("train", SYN_MMM.config, opts=GC_BNNECK))))),
-    "mmet-fusion": Table(
-        "Ablation (ours, not in the papers): ID + triplet on [CLS_M] or not, MMET + MMM (mAP / R1)",
-        ("Market1501", "DukeMTMC"), (MAP, R1),
-        (Row("ID + triplet on [CLS_M]", Run("train", "configs/MMET/table1_mmm.yml")),
-         Row("[CLS_M] left to ITM / MMM", Run("train", "configs/MMET/table1_mmm.yml",
-                                                opts=NO_FUSION_REID))),
-        synthetic=Table(
-            "Ablation on SynthPerson: ID + triplet on [CLS_M] or not, MMET + MMM, trained on the "
-            "source domain (image->image mAP / R1, text->image mAP / R1)", SYN_TARGETS, SYN_MMET_METRICS,
-            (Row("ID + triplet on [CLS_M]", SYN_MMM),
-             Row("[CLS_M] left to ITM / MMM", Run("train", SYN_MMM.config, opts=NO_FUSION_REID))))),
-    "mmet-stem": Table(
-        "Ablation (ours, not in the papers): the image encoder's stem, MMET + MMM (mAP / R1)",
-        ("Market1501", "DukeMTMC"), (MAP, R1),
-        (Row("patchify stem", Run("train", "configs/MMET/table1_mmm.yml")),
-         Row("convolutional stem", Run("train", "configs/MMET/table1_mmm.yml", opts=CONV_STEM))),
-        synthetic=Table(
-            "Ablation on SynthPerson: the image encoder's stem, MMET + MMM from scratch, trained on "
-            "the source domain (image->image mAP / R1, text->image mAP / R1)", SYN_TARGETS,
-            SYN_MMET_METRICS,
-            (Row("patchify stem", Run("train", SYN_MMM.config, opts=PATCH_STEM)),
-             Row("convolutional stem", SYN_MMM)))),
+    "mmet-gc": _mmm_ablation(
+        "what L_GC compares", ("L_GC on raw [CLS]", (), ()),
+        ("L_GC on BNNeck features", GC_BNNECK, GC_BNNECK)),
+    "mmet-fusion": _mmm_ablation(
+        "ID + triplet on [CLS_M] or not", ("ID + triplet on [CLS_M]", (), ()),
+        ("[CLS_M] left to ITM / MMM", NO_FUSION_REID, NO_FUSION_REID)),
+    "mmet-stem": _mmm_ablation(  # the paper's configs use the patchify stem, the demo the conv one
+        "the image encoder's stem", ("patchify stem", (), PATCH_STEM),
+        ("convolutional stem", CONV_STEM, ())),
     "mmet-3": Table(
         "MMET Table 3: pre-trained on FineGPR (mAP / R1)", ("Market1501", "DukeMTMC", "CUHK03"), (MAP, R1),
         (Row("MMET", Run("train", "configs/MMET/finegpr.yml"),
