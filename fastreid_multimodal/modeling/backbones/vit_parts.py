@@ -93,10 +93,10 @@ def check_stem(cfg, patch, strides):
             raise ConfigError(f"MODEL.VIT.STEM conv makes non-overlapping patches: "
                               f"MODEL.BACKBONE.STRIDE_SIZE must equal MODEL.VIT.PATCH_SIZE "
                               f"({patch}), got {list(strides)}")
-        for key in ("INPUT.SIZE_TRAIN", "INPUT.SIZE_TEST"):
-            size = list(cfg.get(key.split(".")[0]).get(key.split(".")[1]))
+        for key, size in (("INPUT.SIZE_TRAIN", cfg.INPUT.SIZE_TRAIN),
+                          ("INPUT.SIZE_TEST", cfg.INPUT.SIZE_TEST)):
             if any(s % patch for s in size):
-                raise ConfigError(f"MODEL.VIT.STEM conv: {key} {size} must be a multiple of "
+                raise ConfigError(f"MODEL.VIT.STEM conv: {key} {list(size)} must be a multiple of "
                                   f"MODEL.VIT.PATCH_SIZE {patch}")
     return stem
 
