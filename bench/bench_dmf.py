@@ -5,7 +5,9 @@ Text goes through the packaged pre-trained MiniLM translator, frozen, so each ca
 once and then read from the translator's cache (``warm``); ``cold`` is the first epoch, when
 every caption is new. Captions are generated FineGPR-C style, whole or as identity key words.
 Goals: DMF image step / plain ViT >= 0.95; text-sample cost / image-sample cost <= 0.5 (warm).
-Backbone + a linear classifier, SGD, forward+backward+step.
+The pre-trained image translator (packaged ImageNet MobileNetV2 at stride 16, MODEL.IMAGE.TRANSLATOR)
+against the patch embedding at stride 16 (same blocks, same batch, same token count), frozen and
+trained. Backbone + a linear classifier, SGD, forward+backward+step.
 
     python bench/bench_dmf.py [--size tiny|small|base] [--batch 32] [--steps 10]
                               [--image-size 256 128] [--stride 12] [--words all|identity]
@@ -23,6 +25,7 @@ from fastreid_multimodal.data.captions import identity_keywords, make_caption
 from fastreid_multimodal.data.synth.attributes import sample_identity
 from fastreid_multimodal.data.text import build_tokenizer, tokenize
 from fastreid_multimodal.modeling.backbones.dmf_vit import DMFViT
+from fastreid_multimodal.modeling.backbones.image_translator import mobilenetv2_translator
 from fastreid_multimodal.modeling.backbones.text_translator import PretrainedTextTranslator
 from fastreid_multimodal.utils.hub import packaged_text_model_dir
 
@@ -92,6 +95,16 @@ def main():
                  attn_drop_rate=0.0, drop_path_rate=0.0, text_translator=translator,
                  max_text_len=64)
     cursor = {"text": 0}
+    vit16 = dict(img_size=(H, W), patch_size=16, stride=(16, 16), embed_dim=dim, depth=depth,
+                 num_heads=heads, mlp_ratio=4.0, qkv_bias=True, drop_rate=0.0, attn_drop_rate=0.0,
+                 drop_path_rate=0.0, text_translator=None, max_text_len=64)
+    patch16 = DMFViT(**vit16)
+    translated = {}
+    for frozen in (True, False):
+        image_translator = mobilenetv2_translator(
+            name="packaged", stride=16, img_size=(H, W), freeze=frozen,
+            pixel_mean=[127.5] * 3, pixel_std=[127.5] * 3)
+        translated[frozen] = DMFViT(image_translator=image_translator, **vit16).train()
 
     def next_text():
         ids, mask = texts[cursor["text"] % len(texts)]
@@ -102,7 +115,12 @@ def main():
     runs = [("plain timm ViT, images", plain, lambda: plain(images)),
             ("DMF, image batch", dmf, lambda: dmf.forward_image(images)),
             ("DMF, text batch, cold", dmf, next_text),
-            ("DMF, text batch, warm", dmf, next_text)]
+            ("DMF, text batch, warm", dmf, next_text),
+            ("patch embedding, stride 16", patch16, lambda: patch16.forward_image(images)),
+            ("translator frozen, stride 16", translated[True],
+             lambda: translated[True].forward_image(images)),
+            ("translator trained, stride 16", translated[False],
+             lambda: translated[False].forward_image(images))]
     for _ in range(args.rounds):  # interleaved rounds, best of each: load on the machine hits all alike
         for name, model, forward in runs:
             head = nn.Linear(dim, 100)
@@ -119,11 +137,15 @@ def main():
           f"({1 + grid[0] * grid[1]} tokens), captions '{args.words}' ({tokens:.1f} tokens on "
           f"average), batch {args.batch}, {torch.get_num_threads()} threads")
     for name, seconds in results.items():
-        print(f"  {name:26s} {1000 * seconds:8.2f} ms/sample")
+        print(f"  {name:30s} {1000 * seconds:8.2f} ms/sample")
     image = results["DMF, image batch"]
     print(f"  DMF image step / plain ViT (speed): {results['plain timm ViT, images'] / image:.3f}")
     print(f"  text-sample cost / image-sample cost, warm: {results['DMF, text batch, warm'] / image:.3f}")
     print(f"  text-sample cost / image-sample cost, cold: {results['DMF, text batch, cold'] / image:.3f}")
+    patch = results["patch embedding, stride 16"]
+    for state in ("frozen", "trained"):
+        print(f"  image step time, MobileNetV2 translator {state} / patch embedding (stride 16): "
+              f"{results[f'translator {state}, stride 16'] / patch:.3f}")
 
 
 if __name__ == "__main__":

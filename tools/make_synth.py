@@ -30,6 +30,9 @@ def main(argv=None):
     ap.add_argument("--size", type=int, nargs=2, default=(128, 64), metavar=("H", "W"))
     ap.add_argument("--split", type=float, default=None,
                     help="train fraction of identities (default: 1.0 source, 0.5 targets)")
+    ap.add_argument("--test-ids", type=int, default=None,
+                    help="test identities per target on top of the training ones (default: the "
+                         "untrained rest of --num-ids; the data sets use DATASETS.SYNTH.TEST_IDS)")
     ap.add_argument("--workers", type=int, default=1, help="processes (default 1)")
     ap.add_argument("--contact-sheet", default=None, metavar="PNG",
                     help="also write a contact sheet: identities x domains")
@@ -45,7 +48,8 @@ def main(argv=None):
             print(DOMAINS[name].describe())
         path = generate_domain(args.root, name, args.num_ids, args.images_per_id,
                                seed=args.seed, size=tuple(args.size), split=args.split,
-                               workers=args.workers, verbose=True)
+                               workers=args.workers, verbose=True,
+                               test_ids=args.test_ids if DOMAINS[name].train_fraction < 1 else None)
         print(f"{name}: {path}")
     if args.contact_sheet:
         make_contact_sheet(args.contact_sheet, names, seed=args.seed, size=tuple(args.size))

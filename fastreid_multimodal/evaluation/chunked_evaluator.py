@@ -5,6 +5,12 @@ Drop-in for any FastReID trainer (``build_evaluator`` returning it); MultimodalT
 TEST.EVALUATOR is "fastreid". TEST.AQE works through it (query expansion happens on the features
 first); TEST.RERANK and TEST.ROC need the full distance matrix and go to the stock path, with one
 log line.
+
+All-vs-all test sets (query = gallery, SynthPerson) are fed once: with ``gallery_is_query`` the
+loader holds every test image once and the features serve as queries and as gallery, which gives
+FastReID's numbers on the doubled list (the query itself is dropped by the same-identity-same-
+camera rule either way) at half the feature cost. ``per_query_ap`` keeps the AP (percent) of every
+query with a valid match, in query order, for bootstrapping over queries.
 """
 import copy
 import itertools
@@ -28,9 +34,11 @@ def ranking_device():
 
 
 class ChunkedReidEvaluator(ReidEvaluator):
-    def __init__(self, cfg, num_query, output_dir=None, chunk_size=256):
+    def __init__(self, cfg, num_query, output_dir=None, chunk_size=256, gallery_is_query=False):
         super().__init__(cfg, num_query, output_dir)
         self.chunk_size = chunk_size
+        self.gallery_is_query = gallery_is_query
+        self.per_query_ap = []
 
     def _compile_dependencies(self):
         pass  # no Cython ranking needed (the stock fallback compiles or falls back itself)
@@ -47,6 +55,9 @@ class ChunkedReidEvaluator(ReidEvaluator):
         pids = torch.cat([p["pids"] for p in predictions]).numpy()
         camids = torch.cat([p["camids"] for p in predictions]).numpy()
         n = self._num_query
+        if self.gallery_is_query:  # one copy of every test image: it is query and gallery
+            feats, pids, camids = (torch.cat([feats, feats]), np.concatenate([pids, pids]),
+                                   np.concatenate([camids, camids]))
         query, gallery = feats[:n], feats[n:]
         if self.cfg.TEST.AQE.ENABLED:
             aqe_cfg = self.cfg.TEST.AQE
@@ -56,6 +67,7 @@ class ChunkedReidEvaluator(ReidEvaluator):
             query.to(device), gallery.to(device), pids[:n], pids[n:], camids[:n], camids[n:],
             metric=self.cfg.TEST.METRIC, chunk_size=self.chunk_size)
         mAP, mINP = np.mean(all_ap), np.mean(all_inp)
+        self.per_query_ap = [float(ap) * 100 for ap in all_ap]
         self._results = OrderedDict()
         for r in (1, 5, 10):
             self._results[f"Rank-{r}"] = cmc[r - 1] * 100

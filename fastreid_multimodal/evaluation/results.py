@@ -4,7 +4,7 @@ import numbers
 import os
 from collections import OrderedDict
 
-from ..utils.io import atomic_write_text
+from ..utils.io import atomic_write_json, atomic_write_text
 
 COLUMNS = (("Rank-1", "R1"), ("Rank-5", "R5"), ("Rank-10", "R10"), ("mAP", "mAP"), ("mINP", "mINP"))
 
@@ -37,6 +37,24 @@ def write_results(results, output_dir):
     atomic_write_text(md_path, format_table(clean) + "\n")
     atomic_write_text(json_path, json.dumps(clean, indent=2) + "\n")
     return md_path, json_path
+
+
+PER_QUERY_FILE = "results_per_query.json"
+
+
+def write_per_query(per_query, output_dir):
+    """Write results_per_query.json (atomically): {target: {metric: [AP in percent of every
+    query with a match, in query order]}}, metric "mAP" (image->image) or "text2image/mAP" —
+    what tools/reproduce.py copies into a table's results JSON to bootstrap over queries.
+    Returns its path (None when there is nothing to write)."""
+    if not per_query:
+        return None
+    os.makedirs(output_dir, exist_ok=True)
+    path = os.path.join(output_dir, PER_QUERY_FILE)
+    atomic_write_json(path, {target: {metric: [round(float(ap), 4) for ap in aps]
+                                      for metric, aps in metrics.items()}
+                             for target, metrics in per_query.items()})
+    return path
 
 
 def read_results(output_dir):

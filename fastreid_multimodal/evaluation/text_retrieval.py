@@ -2,7 +2,8 @@
 
 Works on any data set with ``text_queries`` ((Caption, pid, camid) items): the gallery is its
 ``text_gallery`` when it has one (CUHK-PEDES: every test image), else its query + gallery images
-(FineGPRCaption, SynthPerson targets). Distances are cosine; FastReID's metrics come from the
+(FineGPRCaption, SynthPerson targets), each image once (SynthPerson's query and gallery lists are
+the same images: all-vs-all). Distances are cosine; FastReID's metrics come from the
 chunked engine (chunked_ranking), query and gallery on distinct cameras so that no gallery image
 is filtered out.
 
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 
 from ..data.build import build_dataset
+from ..data.protocol import each_test_image
 from ..utils.model import unwrap
 from .chunked_evaluator import ranking_device
 from .chunked_ranking import chunked_evaluate_rank
@@ -29,6 +31,11 @@ RANKS = (1, 5, 10)
 def text_to_image_metrics(text_feats, text_pids, image_feats, image_pids):
     """{"Rank-1", "Rank-5", "Rank-10", "mAP", "mINP"} (percent) of cosine text->image retrieval;
     Rank-k is left out when the gallery has fewer than k images."""
+    return text_to_image_ranking(text_feats, text_pids, image_feats, image_pids)[0]
+
+
+def text_to_image_ranking(text_feats, text_pids, image_feats, image_pids):
+    """(``text_to_image_metrics``, the AP in percent of every query with a match, in order)."""
     ids = {pid: i for i, pid in enumerate(sorted({*text_pids, *image_pids}, key=str))}
     q_pids = np.array([ids[p] for p in text_pids], dtype=np.int64)
     g_pids = np.array([ids[p] for p in image_pids], dtype=np.int64)
@@ -40,7 +47,7 @@ def text_to_image_metrics(text_feats, text_pids, image_feats, image_pids):
     results = OrderedDict((f"Rank-{r}", float(cmc[r - 1]) * 100) for r in RANKS if r <= max_rank)
     results["mAP"] = float(np.mean(all_ap)) * 100
     results["mINP"] = float(np.mean(all_inp)) * 100
-    return results
+    return results, [float(ap) * 100 for ap in all_ap]
 
 
 class TextToImageEvaluator:
@@ -52,7 +59,8 @@ class TextToImageEvaluator:
             dataset = build_dataset(cfg, dataset_name)
         self.queries = list(getattr(dataset, "text_queries", None) or [])
         gallery = getattr(dataset, "text_gallery", None)
-        self.gallery = list(gallery) if gallery else list(dataset.query) + list(dataset.gallery)
+        self.gallery = list(gallery) if gallery else each_test_image(dataset)
+        self.per_query_ap = []  # AP (percent) of every caption query with a match, after evaluate
 
     @property
     def available(self):
@@ -74,8 +82,8 @@ class TextToImageEvaluator:
             images = self.image_features(model)
         finally:
             model.train(training)
-        metrics = text_to_image_metrics(text, [pid for _, pid, _ in self.queries], images,
-                                        [pid for _, pid, _ in self.gallery])
+        metrics, self.per_query_ap = text_to_image_ranking(
+            text, [pid for _, pid, _ in self.queries], images, [pid for _, pid, _ in self.gallery])
         logger.info("%s text->image: %d captions vs %d images", self.name, len(self.queries),
                     len(self.gallery))
         return OrderedDict((PREFIX + k, v) for k, v in metrics.items())

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from ..data.build import build_dataset
 from ..data.layouts import LAYOUTS, datasets_root, is_present
 from ..engine.defaults import load_config
+from ..errors import ConfigError
 from .paper_tables import TABLES
 
 TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -34,9 +35,11 @@ class PlannedRun:
 
 def select(table_name, synthetic):
     table = TABLES[table_name]
+    if not synthetic and not table.rows:
+        raise ConfigError(f"--table {table_name} exists only with --synthetic")
     if synthetic:
         if table.synthetic is None:
-            raise ValueError(f"{table_name} has no --synthetic version (tables that have one: "
+            raise ConfigError(f"--table {table_name} has no --synthetic version (tables that have one: "
                              f"{', '.join(k for k, t in TABLES.items() if t.synthetic)})")
         return table.synthetic
     return table
@@ -53,7 +56,7 @@ def _run_dir(output_dir, run, synthetic, seed):
         for row in chosen.rows if chosen else ():
             if row.run == run:
                 return os.path.join(output_dir, name + ("-synthetic" if synthetic else ""),
-                                    f"{_slug(row.name)}_s{seed}")
+                                    f"{_slug(run.folder or row.name)}_s{seed}")
     raise KeyError(run)
 
 
@@ -61,8 +64,9 @@ def plan(table_name, output_dir, synthetic=False, seeds=(0,), extra_opts=()):
     table = select(table_name, synthetic)
     runs = []
     # seed by seed: an interrupted reproduction has every row for its finished seeds
-    for seed in seeds:
+    for position in seeds:
         for row in table.rows:
+            seed = position + row.seed_offset
             out = _run_dir(output_dir, row.run, synthetic, seed)
             opts = [*row.run.opts, *extra_opts, "SEED", str(seed)]
             if row.run.kind == "pipeline":

@@ -1,6 +1,7 @@
 """Our numbers of a table: the mean and spread over seeds of the finished runs, the per-seed results
-JSON, the markdown next to the paper's (with the chance level on synthetic tables) and the
-significance of each step between consecutive rows.
+JSON (with every run's per-query APs, to bootstrap over queries), the markdown next to the paper's
+(with the chance level on synthetic tables) and the significance of each step between consecutive
+rows, paired by seed (``statistics``), with the minimum detectable difference of those seeds.
 """
 import json
 import os
@@ -8,9 +9,11 @@ import os
 import numpy as np
 
 from ..engine.defaults import load_config
-from ..utils.io import atomic_write_json, atomic_write_text
+from ..evaluation.results import PER_QUERY_FILE
+from ..utils.io import atomic_write_text
 from .chance import chance_levels
 from .paper_tables import format_comparison
+from .statistics import MDD_SE, step
 
 
 def short_metric(metric):
@@ -33,6 +36,54 @@ def collect_values(table, runs):
     return values
 
 
+def collect_row_seeds(runs):
+    """{row: [the seeds of its finished runs, ascending]}: the order of collect_values' lists."""
+    seeds = {}
+    for run in sorted(runs, key=lambda r: r.seed):
+        if run.done:
+            seeds.setdefault(run.row, []).append(run.seed)
+    return seeds
+
+
+def collect_per_query(runs):
+    """{row: {target: {metric: [per seed (collect_row_seeds order): [AP per query] or None]}}}
+    from each finished run's results_per_query.json (None: a run that has none, e.g. one
+    trained before the file existed); metric keys shortened (mAP, t2i_mAP)."""
+    per_seed = {}
+    for run in sorted(runs, key=lambda r: r.seed):
+        if not run.done:
+            continue
+        path = os.path.join(run.output_dir, PER_QUERY_FILE)
+        data = {}
+        if os.path.isfile(path):
+            with open(path) as f:
+                data = json.load(f)
+        per_seed.setdefault(run.row, []).append(data)
+    out = {}
+    for row, runs_data in per_seed.items():
+        keys = {(t, m) for d in runs_data for t, ms in d.items() for m in ms}
+        for target, metric in sorted(keys):
+            out.setdefault(row, {}).setdefault(target, {})[short_metric(metric)] = [
+                d.get(target, {}).get(metric) for d in runs_data]
+    return out
+
+
+def _dumps(obj, indent=1, level=0):
+    """JSON with ``indent`` per level, except lists of numbers (or of such lists, or nulls) on
+    one line: the per-query APs stay readable in size (thousands of values per run)."""
+    def flat(value):
+        return isinstance(value, list) and all(
+            v is None or isinstance(v, (int, float)) or flat(v) for v in value)
+    if flat(obj) or not isinstance(obj, (dict, list)) or not obj:
+        return json.dumps(obj)
+    pad, inner = " " * (indent * level), " " * (indent * (level + 1))
+    if isinstance(obj, dict):
+        items = [f"{inner}{json.dumps(k)}: {_dumps(v, indent, level + 1)}" for k, v in obj.items()]
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    items = [inner + _dumps(v, indent, level + 1) for v in obj]
+    return "[\n" + ",\n".join(items) + "\n" + pad + "]"
+
+
 def summarize(values):
     """Mean and sample standard deviation (ddof 1) over seeds of every row/target/metric."""
     mean = {r: {t: {m: float(np.mean(v)) for m, v in ms.items()} for t, ms in ts.items()}
@@ -49,43 +100,79 @@ def collect(table, runs):
 
 def write_results_json(table, runs, path, reference=None):
     """The per-seed numbers a README table is printed from:
-    {"title", "seeds", "rows": {row: {target: {metric: [per seed]}}}, "reference": {...}}."""
+    {"title", "seeds", "rows": {row: {target: {metric: [per seed]}}}, "row_seeds": {row: [the
+    seeds of those values]}, "pairing": "seed" | "position", "reference": {...},
+    "per_query_ap": {row: {target: {metric: [per seed: [AP per query]]}}}}."""
     values = collect_values(table, runs)
-    rows = {row.name: {t: {short_metric(m): v for m, v in ms.items()}
-                       for t, ms in values.get(row.name, {}).items() if t in table.targets}
-            for row in table.rows if row.name in values}
+    row_seeds = collect_row_seeds(runs)
+    per_query = collect_per_query(runs)
+    names = [row.name for row in table.rows if row.name in values]
+    rows = {name: {t: {short_metric(m): v for m, v in ms.items()}
+                   for t, ms in values[name].items() if t in table.targets} for name in names}
     data = {"title": table.title, "seeds": sorted({r.seed for r in runs if r.done}),
             "targets": list(table.targets), "rows": rows,
+            "row_seeds": {name: row_seeds[name] for name in names},
+            "pairing": table.pairing,
             "reference": {name: {t: {short_metric(m): v for m, v in ms.items()}
                                  for t, ms in targets.items()}
-                          for name, targets in (reference or {}).items()}}
+                          for name, targets in (reference or {}).items()},
+            "per_query_ap": {name: {t: ms for t, ms in per_query.get(name, {}).items()
+                                    if t in table.targets} for name in names}}
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    atomic_write_json(path, data, indent=1)
+    atomic_write_text(path, _dumps(data) + "\n")
     return data
+
+
+def _seeds_of(data, row, values):
+    """The seeds of a row's values: "row_seeds" when the JSON has them; in an older JSON, the
+    table's seeds when the row has one value per seed; else None (unknown: not paired)."""
+    if row in data.get("row_seeds", {}):
+        return data["row_seeds"][row]
+    return list(data["seeds"]) if len(values) == len(data["seeds"]) else None
 
 
 def step_significance(data, metric):
     """Markdown: for each pair of consecutive rows (the tables' intended order), per target, the
-    difference of the means and twice the standard error of that difference,
-    2 * sqrt(s1^2/n1 + s2^2/n2) (sample std over seeds); "yes" when the difference exceeds it."""
+    mean of the per-seed differences and twice their standard error, paired by seed (or by
+    position where the table says so); rows with different seed sets fall back to the unpaired
+    2 * sqrt(s1^2/n1 + s2^2/n2) and say so. "yes" when the difference exceeds 2 SE, "reversed"
+    when it is below -2 SE. Then the minimum detectable difference, 2.8 SE, per step."""
     names = list(data["rows"])
     targets = data["targets"]
-    lines = ["| step | " + " | ".join(f"{t} {metric}: Δ (2SE)" for t in targets) + " |",
-             "|" + "---|" * (len(targets) + 1)]
+    by_position = data.get("pairing") == "position"
+    head = "| step | " + " | ".join(f"{t} {metric}: Δ (2SE)" for t in targets) + " |"
+    rule = "|" + "---|" * (len(targets) + 1)
+    lines, mdd_lines, unpaired = [head, rule], [
+        "| step | " + " | ".join(f"{t} {metric}: MDD" for t in targets) + " |", rule], []
     for low, high in zip(names, names[1:]):
-        cells = [f"{low} → {high}"]
+        cells, mdds = [f"{low} → {high}"], [f"{low} → {high}"]
         for target in targets:
-            a = data["rows"][low].get(target, {}).get(metric)
-            b = data["rows"][high].get(target, {}).get(metric)
-            if not a or not b or len(a) < 2 or len(b) < 2:
+            a = data["rows"][low].get(target, {}).get(metric) or []
+            b = data["rows"][high].get(target, {}).get(metric) or []
+            seeds_a, seeds_b = _seeds_of(data, low, a), _seeds_of(data, high, b)
+            result = step(a, b, seeds_a, seeds_b, by_position)
+            if result is None:
                 cells.append("-")
+                mdds.append("-")
                 continue
-            diff = float(np.mean(b) - np.mean(a))
-            two_se = 2 * float(np.sqrt(np.var(a, ddof=1) / len(a) + np.var(b, ddof=1) / len(b)))
-            verdict = "yes" if diff > two_se else ("no" if diff >= -two_se else "reversed")
-            cells.append(f"{diff:+.1f} ({two_se:.1f}) {verdict}")
+            mark = "" if result.paired else " (unpaired)"
+            if not result.paired and all(u[:2] != (low, high) for u in unpaired):
+                unpaired.append((low, high, seeds_a, seeds_b))
+            cells.append(f"{result.diff:+.1f} ({result.two_se:.1f}) {result.verdict}{mark}")
+            mdds.append(f"{result.mdd:.1f}")
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        mdd_lines.append("| " + " | ".join(mdds) + " |")
+    pairing = ("paired by position (the rows ran disjoint seed sets)" if by_position
+               else "paired by seed")
+    notes = [f"\nΔ: mean of the per-seed differences, {pairing}; 2SE: twice the standard error "
+             "of those differences, std(d)/sqrt(n)."]
+    for low, high, seeds_a, seeds_b in unpaired:
+        notes.append(f"{low} → {high}: not paired, the rows ran different seeds ({seeds_a} vs "
+                     f"{seeds_b}; None: unknown): unpaired 2SE = 2·sqrt(s1²/n1 + s2²/n2).")
+    notes.append(f"\nMinimum detectable difference for these seeds, MDD = {MDD_SE} × SE of the "
+                 "paired differences (unpaired SE where not paired): a true step that large is "
+                 "found with about 80 % power by a two-sided 5 % test (1.96 + 0.84).\n")
+    return "\n".join(lines + notes + mdd_lines)
 
 
 def format_results_json(table, data):
@@ -102,7 +189,7 @@ def format_results_json(table, data):
     text = (f"## {table.title}\n\nmean ± sample std over seeds {seeds}\n\n"
             + format_comparison(table, mean, std, reference) + "\n")
     for metric in dict.fromkeys(short_metric(m) for m in table.metrics if "mAP" in m):
-        text += (f"\nConsecutive rows, {metric}: difference of means and 2 standard errors\n\n"
+        text += (f"\nConsecutive rows, {metric}: the step and 2 standard errors\n\n"
                  + step_significance(data, metric) + "\n")
     return text
 

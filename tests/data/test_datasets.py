@@ -14,8 +14,8 @@ from fastreid_multimodal.data.samples import Caption
 from fastreid_multimodal.data.synth import generate_domain
 from fastreid_multimodal.engine import MultimodalTrainer, load_config
 
-TINY = ["DATASETS.SYNTH.NUM_IDS", "8", "DATASETS.SYNTH.IMAGES_PER_ID", "6",
-        "DATASETS.SYNTH.SIZE", "[64, 32]"]
+TINY = ["DATASETS.SYNTH.NUM_IDS", "8", "DATASETS.SYNTH.TEST_IDS", "4",
+        "DATASETS.SYNTH.IMAGES_PER_ID", "6", "DATASETS.SYNTH.SIZE", "[64, 32]"]
 
 
 @pytest.fixture(scope="module")

@@ -41,6 +41,7 @@ DATASETS:
   TESTS: ("SynthPersonCampus",)
   SYNTH:
     NUM_IDS: 8
+    TEST_IDS: 4
     IMAGES_PER_ID: 6
     SIZE: [64, 32]
 DATALOADER:

@@ -187,7 +187,7 @@ def test_trainer_uses_the_chunked_evaluator_unless_the_config_selects_fastreids(
     from fastreid_multimodal.errors import ConfigError
     from fastreid_multimodal.evaluation.chunked_evaluator import ChunkedReidEvaluator
     monkeypatch.setattr(MultimodalTrainer, "build_test_loader",
-                        classmethod(lambda cls, cfg, name: ("loader", 30)))
+                        classmethod(lambda cls, cfg, name, once=False: ("loader", 30)))
     _, default = MultimodalTrainer.build_evaluator(demo_cfg("TEST.CHUNK_SIZE", "64"), "SynthPerson")
     assert type(default) is ChunkedReidEvaluator and default.chunk_size == 64
     _, stock = MultimodalTrainer.build_evaluator(demo_cfg("TEST.EVALUATOR", "fastreid"), "SynthPerson")

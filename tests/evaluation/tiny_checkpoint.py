@@ -9,7 +9,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 CONFIG = os.path.join(REPO, "configs", "Demo", "dmf_stage1_synth.yml")
 TINY = ["MODEL.VIT.EMBED_DIM", "32", "MODEL.BACKBONE.FEAT_DIM", "32", "MODEL.VIT.DEPTH", "2",
         "MODEL.VIT.NUM_HEADS", "2", "INPUT.SIZE_TRAIN", "[64, 32]", "INPUT.SIZE_TEST", "[64, 32]",
-        "MODEL.TEXT.MAX_LENGTH", "64", "DATASETS.SYNTH.NUM_IDS", "8",
+        "MODEL.TEXT.MAX_LENGTH", "64", "DATASETS.SYNTH.NUM_IDS", "8", "DATASETS.SYNTH.TEST_IDS", "4",
         "DATASETS.SYNTH.IMAGES_PER_ID", "4", "DATASETS.SYNTH.SIZE", "[64, 32]",
         "TEST.IMS_PER_BATCH", "32", "DATALOADER.NUM_WORKERS", "0"]
 

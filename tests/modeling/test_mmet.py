@@ -611,7 +611,8 @@ def synth_root(tmp_path_factory):
 def test_real_loader_batch_carries_the_masks_its_losses_need(config, synth_root, monkeypatch):
     monkeypatch.setenv("FASTREID_DATASETS", synth_root)
     cfg = load_config(config, TINY + [
-        "DATASETS.SYNTH.NUM_IDS", "8", "DATASETS.SYNTH.IMAGES_PER_ID", "4",
+        "DATASETS.SYNTH.NUM_IDS", "8", "DATASETS.SYNTH.TEST_IDS", "4",
+        "DATASETS.SYNTH.IMAGES_PER_ID", "4",
         "DATASETS.SYNTH.SIZE", "[64, 32]", "SOLVER.IMS_PER_BATCH", "32", "SEED", "0",
         "DATALOADER.NUM_WORKERS", "0", "MODEL.HEADS.NUM_CLASSES", "8"])
     torch.manual_seed(0)
@@ -653,7 +654,8 @@ def test_real_loader_batch_carries_the_masks_its_losses_need(config, synth_root,
 def test_train_loader_and_text_retrieval_on_synthperson(tmp_path, monkeypatch):
     monkeypatch.setenv("FASTREID_DATASETS", str(tmp_path))
     cfg = load_config("configs/Demo/mmet_synth.yml", TINY + [
-        "DATASETS.SYNTH.NUM_IDS", "8", "DATASETS.SYNTH.IMAGES_PER_ID", "4",
+        "DATASETS.SYNTH.NUM_IDS", "8", "DATASETS.SYNTH.TEST_IDS", "4",
+        "DATASETS.SYNTH.IMAGES_PER_ID", "4",
         "DATASETS.SYNTH.SIZE", "[64, 32]", "SOLVER.IMS_PER_BATCH", "16",
         "DATALOADER.NUM_WORKERS", "0", "DATASETS.TESTS", "('SynthPersonCampus',)",
         "MODEL.LOSSES.NAME", "('CrossEntropyLoss', 'MaskedImageModeling', 'ImageTextMatching')"])

@@ -40,7 +40,8 @@ def test_chance_levels_of_a_synthperson_target(tmp_path, monkeypatch):
     from fastreid_multimodal.reproduction.chance import chance_levels
     monkeypatch.setenv("FASTREID_DATASETS", str(tmp_path))
     cfg = load_config(os.path.join(REPO, "configs", "Demo", "mmet_synth.yml"), [
-        "DATASETS.SYNTH.NUM_IDS", "8", "DATASETS.SYNTH.IMAGES_PER_ID", "4",
+        "DATASETS.SYNTH.NUM_IDS", "8", "DATASETS.SYNTH.TEST_IDS", "4",
+        "DATASETS.SYNTH.IMAGES_PER_ID", "4",
         "DATASETS.SYNTH.SIZE", "[64, 32]"])
     levels = chance_levels(cfg, ["SynthPersonCampus"])["SynthPersonCampus"]
     assert set(levels) == {"mAP", "Rank-1", "text2image/mAP", "text2image/Rank-1"}

@@ -56,7 +56,7 @@ def test_comparison_deltas():
 
 def test_every_table_plans_runs_whose_configs_build():
     for name, table in TABLES.items():
-        for synthetic in (False, True) if table.synthetic else (False,):
+        for synthetic in (False, True)[0 if table.rows else 1:2 if table.synthetic else 1]:
             _, runs = plan(name, "/tmp/out", synthetic, seeds=(0,))
             assert len(runs) == len(select(name, synthetic).rows)
             assert needed_datasets(runs)  # every config loads
@@ -189,10 +189,13 @@ def test_results_json_keeps_every_seed_and_marks_significant_steps(tmp_path):
     assert data["rows"]["text only"]["SynthPersonCampus"] == {"mAP": [10, 12, 14], "R1": [20, 24, 28]}
     assert "Other" not in data["rows"]["text only"]  # only the table's targets
     lines = step_significance(data, "mAP").splitlines()
-    # none -> text: diff 1.0, 2SE = 2*sqrt(1/3 + 4/3) = 2.58 -> not significant
-    assert lines[2].startswith("| none (baseline) → text only | +1.0 (2.6) no")
-    # text -> image: diff 9.0, 2SE = 2*sqrt(4/3 + 1/3) = 2.58 -> significant
-    assert lines[3].startswith("| text only → image only | +9.0 (2.6) yes")
-    assert lines[4].startswith("| image only → text + image (DMF) | +0.5 (1.6) no")
+    # paired by seed: none -> text d = (0, 1, 2): mean 1.0, SE = std(d)/sqrt(3) = 1/sqrt(3),
+    # 2SE = 1.15 -> no (the unpaired 2*sqrt(1/3 + 4/3) = 2.58 would say the same)
+    assert lines[2].startswith("| none (baseline) → text only | +1.0 (1.2) no")
+    # text -> image: d = (10, 9, 8): +9.0, 2SE 1.15 -> yes
+    assert lines[3].startswith("| text only → image only | +9.0 (1.2) yes")
+    # image -> DMF: d = (0.5, 0.5, 0.5): every seed gains 0.5, SE 0 -> yes (unpaired: 1.6, no)
+    assert lines[4].startswith("| image only → text + image (DMF) | +0.5 (0.0) yes")
+    assert "(unpaired)" not in "\n".join(lines) and "paired by seed" in "\n".join(lines)
     text = format_results_json(table, data)
     assert "| text only | 24.0±4.0 | 12.0±2.0 |" in text and "| chance | - | 3.0 |" in text

@@ -3,10 +3,13 @@
 One entry per domain (SynthPersonSource, SynthPersonCampus, SynthPersonWinter, SynthPersonNight);
 all share FineGPRCaption's reader. The domain is rendered into
 $FASTREID_DATASETS/SynthPerson/<domain>/ with DATASETS.SYNTH.* when absent or when those
-parameters changed; the source domain is all-train, targets are split into train/query/gallery.
+parameters changed; the source domain is all-train (NUM_IDS identities); a target trains on
+round(NUM_IDS * 0.5) identities and tests on TEST_IDS others, all-vs-all (query = gallery = every
+test image; FastReID's same-identity-same-camera rule removes the query itself).
 """
 from fastreid.data.datasets import DATASET_REGISTRY
 
+from ...errors import ConfigError
 from ..synth import DOMAINS, ensure_domain
 from .finegpr_caption import FineGPRCaption
 
@@ -18,14 +21,25 @@ class SynthPerson(FineGPRCaption):
         node = getattr(getattr(self.dataset_cfg, "DATASETS", None), "SYNTH", None)
         return getattr(node, key, default) if node is not None else default
 
+    def count_option(self, key, default):
+        """A DATASETS.SYNTH count that must be a positive integer (one clear error otherwise)."""
+        value = self.synth_option(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"DATASETS.SYNTH.{key} must be a positive integer, got {value!r}")
+        return value
+
+    def generation_options(self):
+        """ensure_domain's keyword arguments for this domain."""
+        targets = DOMAINS[self.domain].train_fraction < 1  # the source domain has no test set
+        return dict(num_ids=self.count_option("NUM_IDS", 100),
+                    images_per_id=self.count_option("IMAGES_PER_ID", 12),
+                    seed=self.synth_option("SEED", 0),
+                    size=tuple(self.synth_option("SIZE", (128, 64))),
+                    workers=self.synth_option("WORKERS", 1),
+                    test_ids=self.count_option("TEST_IDS", 200) if targets else None)
+
     def locate(self):
-        return ensure_domain(
-            self.root, self.domain,
-            num_ids=self.synth_option("NUM_IDS", 100),
-            images_per_id=self.synth_option("IMAGES_PER_ID", 12),
-            seed=self.synth_option("SEED", 0),
-            size=tuple(self.synth_option("SIZE", (128, 64))),
-            workers=self.synth_option("WORKERS", 1))
+        return ensure_domain(self.root, self.domain, **self.generation_options())
 
     def images_per_id(self):
         return 0  # the domain was generated at the requested size: use every image

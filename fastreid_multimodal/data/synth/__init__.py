@@ -16,7 +16,7 @@ from .domains import (DOMAINS, ILLUMINATIONS, SCENES, VIEWPOINTS, WEATHERS, Came
                       Palette, get_domain, viewpoint_name)
 from .environment import Environment, sample_environment
 from .generate import (domain_dir, ensure_domain, generate_domain, identity_rng, image_name,
-                       image_rng, make_contact_sheet, make_splits, plan_images, read_domain,
+                       identity_split, image_rng, make_contact_sheet, make_splits, plan_images, read_domain,
                        sample_domain_identity, save_image, save_mask)
 from .labels import PART_NAMES
 from .render import render
@@ -25,7 +25,7 @@ __all__ = [
     "COLOUR_NAMES", "COLOURS", "SKIN_NAMES", "SKIN_TONES", "VISIBLE_ATTRIBUTES", "Identity",
     "nearest_colour", "sample_identity", "DOMAINS", "ILLUMINATIONS", "SCENES", "VIEWPOINTS",
     "WEATHERS", "Camera", "Domain", "Palette", "get_domain", "viewpoint_name", "domain_dir",
-    "ensure_domain", "generate_domain", "identity_rng", "image_name", "image_rng",
+    "ensure_domain", "generate_domain", "identity_rng", "identity_split", "image_name", "image_rng",
     "make_contact_sheet", "make_splits", "parse_image_name", "plan_images", "read_domain",
     "sample_domain_identity", "save_image", "save_mask", "PART_NAMES", "Environment", "render",
     "sample_environment",

@@ -7,8 +7,15 @@ Layout of ``domain_dir(root, name) = {root}/SynthPerson/{name}/``::
     attributes.json   {"version": 1, "domain", "seed", "identities": {"0000": Identity.to_dict()}}
     images.json       {"version": 1, "images": {file name: {"pid", **Environment.to_dict()}}}
     captions.txt      "ImageName:<file>, the caption is: <caption>" (one line per image)
-    splits.json       {"train": [...], "query": [...], "gallery": [...]} (file names)
+    splits.json       {"train": [...], "query": [...], "gallery": [...]} (file names); query and
+                      gallery are the same list, every test image (all-vs-all protocol)
     meta.json         generation parameters; written last
+
+Identities: a domain trains on ``round(num_ids * train_fraction)`` identities drawn from
+``0..num_ids-1`` (the same draw whatever the test size) and tests on ``test_ids`` others (default:
+the rest of ``0..num_ids-1``; more are taken from ``num_ids`` upwards), so enlarging the test set
+neither changes the training identities nor the bytes of any identity already rendered.
+``first_pid`` shifts every identity number (a validation set of held-out source identities).
 
 The domain is generated in a hidden sibling temp directory and renamed into place, so a killed run
 never leaves a half-written domain that looks complete. A second call with the same parameters
@@ -42,6 +49,7 @@ from .render import render
 
 GENERATOR_VERSION = 1      # bump when the renderer changes: cached domains then regenerate
 FORMAT_VERSION = 1
+PROTOCOL = "all-vs-all"    # splits.json's test protocol (in meta's params: older domains regenerate)
 DEFAULT_NUM_IDS = 100
 DEFAULT_IMAGES_PER_ID = 8
 JPEG_QUALITY = 90
@@ -150,34 +158,36 @@ def _render_identities(args) -> List[dict]:
     return records
 
 
-def make_splits(records: Sequence[dict], num_ids: int, train_fraction: float, seed: int,
-                domain: Union[str, Domain]) -> Dict[str, List[str]]:
-    """Identity-disjoint train/test; each test id: 1-2 query images from one camera, the rest
-    gallery (an id whose images all come from one camera is a gallery distractor only)."""
+def identity_split(num_ids: int, train_fraction: float, seed: int, domain: Union[str, Domain],
+                   test_ids: Optional[int] = None, first_pid: int = 0) -> Tuple[List[int], List[int]]:
+    """(training pids, test pids), sorted. Training: the first ``round(num_ids * train_fraction)``
+    of a seeded permutation of ``num_ids`` (unchanged by ``test_ids``); test: the ``test_ids``
+    lowest other numbers (default: the rest of ``num_ids``). Every pid is offset by ``first_pid``."""
     d = _as_domain(domain)
     rng = np.random.default_rng([int(seed), *_salt(d), 7])
     perm = rng.permutation(num_ids)
     n_train = int(round(num_ids * float(train_fraction)))
-    train_ids = set(int(p) for p in perm[:n_train])
-    by_pid: Dict[int, List[dict]] = {}
-    for r in records:
-        by_pid.setdefault(r["pid"], []).append(r)
-    train, query, gallery = [], [], []
-    for pid in sorted(by_pid):
-        recs = sorted(by_pid[pid], key=lambda r: r["name"])
-        if pid in train_ids:
-            train += [r["name"] for r in recs]
-            continue
-        cams = sorted({r["env"]["camera"] for r in recs})
-        if len(cams) < 2:
-            gallery += [r["name"] for r in recs]
-            continue
-        qcam = cams[int(rng.integers(len(cams)))]
-        qimgs = [r["name"] for r in recs if r["env"]["camera"] == qcam]
-        nq = 2 if len(qimgs) >= 2 and rng.uniform() < 0.5 else 1
-        query += qimgs[:nq]
-        gallery += [r["name"] for r in recs if r["name"] not in qimgs[:nq]]
-    return {"train": sorted(train), "query": sorted(query), "gallery": sorted(gallery)}
+    train = sorted(int(p) for p in perm[:n_train])
+    n_test = num_ids - n_train if test_ids is None else int(test_ids)
+    taken, test, pid = set(train), [], 0
+    while len(test) < n_test:
+        if pid not in taken:
+            test.append(pid)
+        pid += 1
+    return [p + first_pid for p in train], [p + first_pid for p in test]
+
+
+def make_splits(records: Sequence[dict], train_ids: Iterable[int]) -> Dict[str, List[str]]:
+    """Identity-disjoint train/test. Test protocol all-vs-all: query = gallery = every test
+    image; the evaluation drops the query's own identity under the query's camera (FastReID's
+    rule), which removes the query itself, and skips queries left without a match (an identity
+    seen by one camera only is then a distractor). Every image of an identity is a query, so
+    an identity weighs in proportion to its images, and each query's AP is over all its
+    cross-camera matches: more, and less noisy, queries than 1-2 per identity."""
+    train_ids = set(int(p) for p in train_ids)
+    train = sorted(r["name"] for r in records if r["pid"] in train_ids)
+    test = sorted(r["name"] for r in records if r["pid"] not in train_ids)
+    return {"train": train, "query": list(test), "gallery": list(test)}
 
 
 def _write_json(path: str, obj) -> None:
@@ -193,11 +203,14 @@ def _read_meta(path: str) -> Optional[dict]:
         return None
 
 
-def _params(domain: Domain, num_ids, images_per_id, seed, size, train_fraction) -> dict:
+def _params(domain: Domain, num_ids, images_per_id, seed, size, train_fraction, test_ids,
+            first_pid) -> dict:
     return {"generator_version": GENERATOR_VERSION, "domain": domain.name,
             "domain_hash": zlib.crc32(repr(domain).encode("utf-8")),
             "num_ids": int(num_ids), "images_per_id": int(images_per_id), "seed": int(seed),
-            "size": [int(size[0]), int(size[1])], "train_fraction": float(train_fraction)}
+            "size": [int(size[0]), int(size[1])], "train_fraction": float(train_fraction),
+            "test_ids": None if test_ids is None else int(test_ids), "first_pid": int(first_pid),
+            "protocol": PROTOCOL}
 
 
 def _clean_stale(parent: str, name: str) -> None:
@@ -225,30 +238,39 @@ def _clean_stale(parent: str, name: str) -> None:
 def generate_domain(root: str, domain_name: Union[str, Domain], num_ids: int,
                     images_per_id: int, seed: int = 0, size: Tuple[int, int] = (128, 64),
                     split: Optional[float] = None, workers: int = 1,
-                    verbose: bool = False) -> str:
-    """Generate (or reuse) one domain under ``domain_dir(root, name)`` and return that path.
+                    verbose: bool = False, test_ids: Optional[int] = None, first_pid: int = 0,
+                    folder: Optional[str] = None) -> str:
+    """Generate (or reuse) one domain under ``domain_dir(root, folder or name)``; return that path.
 
-    ``split``: fraction of identities used for training (default: the domain's
-    ``train_fraction``: 1.0 for ``source``, 0.5 for the targets). ``workers`` > 1 renders with
-    that many processes (same bytes as one process).
+    ``split``: fraction of ``num_ids`` used for training (default: the domain's
+    ``train_fraction``: 1.0 for ``source``, 0.5 for the targets). ``test_ids``: test identities
+    (default: the untrained rest of ``num_ids``), see ``identity_split``. ``first_pid``: offset of
+    every identity number; ``folder``: another folder name for the domain's distribution (the
+    source validation set). ``workers`` > 1 renders with that many processes (same bytes).
     """
     domain = _as_domain(domain_name)
     if num_ids < 1 or images_per_id < 1:
         raise ValueError("num_ids and images_per_id must be >= 1")
+    if test_ids is not None and int(test_ids) < 0:
+        raise ValueError(f"test_ids must be >= 0, got {test_ids}")
+    if first_pid < 0:
+        raise ValueError(f"first_pid must be >= 0, got {first_pid}")
+    folder = folder or domain.name
     train_fraction = domain.train_fraction if split is None else float(split)
     if not 0.0 <= train_fraction <= 1.0:
         raise ValueError(f"split (train fraction) must be in [0, 1], got {split}")
     size = (int(size[0]), int(size[1]))
-    params = _params(domain, num_ids, images_per_id, seed, size, train_fraction)
-    final = domain_dir(root, domain.name)
+    params = _params(domain, num_ids, images_per_id, seed, size, train_fraction, test_ids,
+                     first_pid)
+    final = domain_dir(root, folder)
     meta = _read_meta(final)
     if meta is not None and meta.get("params") == params:
         return final
     parent = os.path.dirname(final)
     os.makedirs(parent, exist_ok=True)
-    _clean_stale(parent, domain.name)
+    _clean_stale(parent, folder)
     t0 = time.time()
-    tmp = tempfile.mkdtemp(prefix=f".{domain.name}.tmp-{os.getpid()}-", dir=parent)
+    tmp = tempfile.mkdtemp(prefix=f".{folder}.tmp-{os.getpid()}-", dir=parent)
     try:
         umask = os.umask(0)
         os.umask(umask)
@@ -256,8 +278,10 @@ def generate_domain(root: str, domain_name: Union[str, Domain], num_ids: int,
         os.makedirs(os.path.join(tmp, "images"))
         os.makedirs(os.path.join(tmp, "masks"))
         custom = None if DOMAINS.get(domain.name) is domain else domain
-        pids = list(range(num_ids))
-        if workers and workers > 1 and num_ids > 1:
+        train_ids, test_pids = identity_split(num_ids, train_fraction, seed, domain, test_ids,
+                                              first_pid)
+        pids = sorted(train_ids + test_pids)
+        if workers and workers > 1 and len(pids) > 1:
             import multiprocessing as mp
             ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp
             chunks = [pids[i::workers * 4] for i in range(workers * 4)]
@@ -282,12 +306,13 @@ def generate_domain(root: str, domain_name: Union[str, Domain], num_ids: int,
         atomic_write_text(os.path.join(tmp, "captions.txt"),
                           "".join(format_caption_line(r["name"], r["caption"]) + "\n"
                                   for r in records))
-        splits = make_splits(records, num_ids, train_fraction, seed, domain)
+        splits = make_splits(records, train_ids)
         _write_json(os.path.join(tmp, "splits.json"), splits)
         _write_json(os.path.join(tmp, "meta.json"),
                     {"params": params, "num_images": len(records),
                      "num_train": len(splits["train"]), "num_query": len(splits["query"]),
-                     "num_gallery": len(splits["gallery"]),
+                     "num_gallery": len(splits["gallery"]), "num_train_ids": len(train_ids),
+                     "num_test_ids": len(test_pids),
                      "description": domain.description})
         # swap into place
         if os.path.exists(final):
@@ -295,7 +320,7 @@ def generate_domain(root: str, domain_name: Union[str, Domain], num_ids: int,
             if meta is not None and meta.get("params") == params:  # another process won
                 shutil.rmtree(tmp, ignore_errors=True)
                 return final
-            old = tempfile.mkdtemp(prefix=f".{domain.name}.old-{os.getpid()}-", dir=parent)
+            old = tempfile.mkdtemp(prefix=f".{folder}.old-{os.getpid()}-", dir=parent)
             os.rmdir(old)
             os.rename(final, old)
             os.rename(tmp, final)
@@ -314,7 +339,7 @@ def generate_domain(root: str, domain_name: Union[str, Domain], num_ids: int,
         raise
     if verbose:
         dt = time.time() - t0
-        print(f"SynthPerson/{domain.name}: {len(records)} images of {num_ids} ids in {dt:.1f}s "
+        print(f"SynthPerson/{folder}: {len(records)} images of {len(pids)} ids in {dt:.1f}s "
               f"({len(records) / max(dt, 1e-9):.0f} img/s) -> {final}")
     return final
 
@@ -323,7 +348,7 @@ def ensure_domain(root: str, name: str, **kw) -> str:
     """Generate the domain if absent. Without keyword arguments an existing, complete domain is
     reused whatever its parameters; with them, ``generate_domain`` semantics (regenerate when
     they differ). Defaults: ``DEFAULT_NUM_IDS`` ids x ``DEFAULT_IMAGES_PER_ID`` images."""
-    path = domain_dir(root, name)
+    path = domain_dir(root, kw.get("folder") or name)
     if not kw and _read_meta(path) is not None:
         return path
     kw.setdefault("num_ids", DEFAULT_NUM_IDS)

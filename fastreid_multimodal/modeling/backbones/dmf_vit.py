@@ -1,6 +1,7 @@
 """build_dmf_vit_backbone: DMF's multimodal ViT (DMF §3, Eq. 3-5).
 
-Each modality has its own input path: image -> (strided) patch embedding -> projection F ->
+Each modality has its own input path: image -> translator (a pre-trained CNN's feature map at the
+patch stride, MODEL.IMAGE.TRANSLATOR) or (strided) patch embedding -> projection F ->
 [v_cls] + p_i; text -> tokenizer ids -> translator (learned embedding or a pre-trained text model)
 -> projection L -> [t_cls] + p_t. Both then run through ONE shared stack of timm transformer
 blocks; the [cls] output (after the final norm) is the feature. Called with an image tensor alone it
@@ -16,6 +17,7 @@ from ...data.text import vocabulary_size
 from ...errors import ConfigError
 from ...utils.hub import downloads_allowed
 from ..feature_map import as_feature_map
+from .image_translator import build_image_translator, log_translators
 from .pretrained import load_vit_weights
 from .text_translator import build_text_translator
 from .vit_parts import (build_blocks, build_patch_embed, check_feat_dim, check_text_length,
@@ -25,12 +27,13 @@ from .vit_parts import (build_blocks, build_patch_embed, check_feat_dim, check_t
 class DMFViT(nn.Module):
     def __init__(self, *, img_size, patch_size, stride, embed_dim, depth, num_heads, mlp_ratio,
                  qkv_bias, drop_rate, attn_drop_rate, drop_path_rate, text_translator,
-                 max_text_len, stem="patch"):
+                 max_text_len, stem="patch", image_translator=None):
         super().__init__()
         self.embed_dim = embed_dim
-        # image path
-        self.patch_embed = build_patch_embed(img_size, patch_size, stride, embed_dim, stem)
-        self.image_proj = nn.Linear(embed_dim, embed_dim)  # F
+        # image path: the translator (Image2vec, Eq. 3) keeps the patch embedding's name and interface
+        self.patch_embed = image_translator if image_translator is not None else \
+            build_patch_embed(img_size, patch_size, stride, embed_dim, stem)
+        self.image_proj = nn.Linear(getattr(image_translator, "dim", embed_dim), embed_dim)  # F
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))  # v_cls
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.patch_embed.num_patches, embed_dim))
         # text path (left out of an image-only backbone: MODEL.TEXT.PATH)
@@ -51,7 +54,10 @@ class DMFViT(nn.Module):
             trunc_normal_(p, std=0.02)
         self.blocks.apply(init_weights_vit_timm)
         # F starts as the identity so pre-trained patch embeddings reach the blocks unchanged
-        nn.init.eye_(self.image_proj.weight)
+        if self.image_proj.in_features == self.image_proj.out_features:
+            nn.init.eye_(self.image_proj.weight)
+        else:  # from a translator's width
+            trunc_normal_(self.image_proj.weight, std=0.02)
         nn.init.zeros_(self.image_proj.bias)
         if self.text_translator is not None:
             trunc_normal_(self.text_pos_embed, std=0.02)
@@ -103,8 +109,10 @@ def build_dmf_vit_backbone(cfg):
     translator = None
     if builds_text_path(cfg):
         translator = build_text_translator(cfg, vocabulary_size(cfg), cfg.MODEL.VIT.EMBED_DIM)
+    image_translator = build_image_translator(cfg)
     model = DMFViT(text_translator=translator, max_text_len=cfg.MODEL.TEXT.MAX_LENGTH,
-                   **vit_kwargs(cfg))
+                   image_translator=image_translator, **vit_kwargs(cfg, image_translator))
+    log_translators(image_translator, translator)
     if cfg.MODEL.BACKBONE.PRETRAIN:
         load_vit_weights(model, cfg.MODEL.BACKBONE.PRETRAIN_PATH,
                          allow_download=downloads_allowed(cfg))

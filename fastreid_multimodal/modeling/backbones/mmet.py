@@ -26,6 +26,7 @@ from ...data.text import vocabulary_size
 from ...errors import ConfigError
 from ...utils.hub import downloads_allowed
 from ..feature_map import as_feature_map
+from .image_translator import build_image_translator, log_translators
 from .pretrained import load_vit_weights
 from .text_translator import pretrained_word_embeddings
 from .vit_parts import (build_blocks, build_patch_embed, check_feat_dim, check_text_length,
@@ -35,15 +36,19 @@ from .vit_parts import (build_blocks, build_patch_embed, check_feat_dim, check_t
 class MMETTransformer(nn.Module):
     def __init__(self, *, img_size, patch_size, stride, embed_dim, depth, num_heads, mlp_ratio,
                  qkv_bias, drop_rate, attn_drop_rate, drop_path_rate, vocab_size, max_text_len,
-                 text_depth, fusion_depth, word_embeddings=None, stem="patch"):
+                 text_depth, fusion_depth, word_embeddings=None, stem="patch", image_translator=None):
         super().__init__()
         self.embed_dim = embed_dim
         blocks = dict(embed_dim=embed_dim, num_heads=num_heads, mlp_ratio=mlp_ratio,
                       qkv_bias=qkv_bias, drop_rate=drop_rate, attn_drop_rate=attn_drop_rate,
                       drop_path_rate=drop_path_rate)
         self.pos_drop = nn.Dropout(drop_rate)
-        # image encoder (timm names)
-        self.patch_embed = build_patch_embed(img_size, patch_size, stride, embed_dim, stem)
+        # image encoder (timm names); a translator (MODEL.IMAGE.TRANSLATOR) replaces the patch
+        # embedding, its tokens projected to D
+        self.patch_embed = image_translator if image_translator is not None else \
+            build_patch_embed(img_size, patch_size, stride, embed_dim, stem)
+        self.image_proj = nn.Identity() if image_translator is None else \
+            nn.Linear(image_translator.dim, embed_dim)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))  # [CLS_I]
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.patch_embed.num_patches, embed_dim))
         self.mask_token = nn.Parameter(torch.zeros(1, 1, embed_dim))  # [MASK] of a masked patch
@@ -73,7 +78,7 @@ class MMETTransformer(nn.Module):
                   self.text_pos_embed, self.fusion_cls_token):
             trunc_normal_(p, std=0.02)
         for m in (self.blocks, self.text_blocks, self.fusion_blocks, self.image_to_fusion,
-                  self.text_to_fusion, self.text_proj):
+                  self.text_to_fusion, self.text_proj, self.image_proj):
             m.apply(init_weights_vit_timm)
 
     @property
@@ -85,7 +90,7 @@ class MMETTransformer(nn.Module):
         """h_I (B, 1 + Np, D); ``patch_mask`` (B, Np) bool: those patches enter as [MASK]."""
         if patch_mask is not None:
             images = self.patch_embed.hide_masked_patches(images, patch_mask)
-        x = self.patch_embed(images)
+        x = self.image_proj(self.patch_embed(images))
         if patch_mask is not None:
             x = torch.where(patch_mask[..., None].to(x.device), self.mask_token.to(x.dtype), x)
         x = with_cls_and_positions(x, self.cls_token, self.pos_embed, self.pos_drop)
@@ -136,10 +141,12 @@ def build_mmet_backbone(cfg):
                               f"got {getattr(cfg.MODEL.MMET, key)}")
     vocab_size = vocabulary_size(cfg)
     words = pretrained_word_embeddings(cfg, vocab_size) if cfg.MODEL.TEXT.TRANSLATOR else None
+    image_translator = build_image_translator(cfg)
     model = MMETTransformer(vocab_size=vocab_size, max_text_len=cfg.MODEL.TEXT.MAX_LENGTH,
                             text_depth=cfg.MODEL.MMET.TEXT_DEPTH,
                             fusion_depth=cfg.MODEL.MMET.FUSION_DEPTH, word_embeddings=words,
-                            **vit_kwargs(cfg))
+                            image_translator=image_translator, **vit_kwargs(cfg, image_translator))
+    log_translators(image_translator, words)
     if cfg.MODEL.BACKBONE.PRETRAIN:  # the image encoder; text and fusion start from scratch
         load_vit_weights(model, cfg.MODEL.BACKBONE.PRETRAIN_PATH, allow_download=downloads_allowed(cfg))
     return model

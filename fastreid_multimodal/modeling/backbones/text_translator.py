@@ -24,6 +24,9 @@ class LearnedTokenEmbedding(nn.Module):
     def forward(self, input_ids, attention_mask):
         return self.embedding(input_ids)
 
+    def describe(self):
+        return f"learned word embedding ({self.embedding.num_embeddings} x {self.dim}, trained)"
+
 
 class PretrainedTextTranslator(nn.Module):
     """A pre-trained HF text encoder (MiniLM, data2vec-text, BERT ...) from a local folder.
@@ -43,6 +46,11 @@ class PretrainedTextTranslator(nn.Module):
             self.encoder.requires_grad_(False)
         logger.info("Text translator: %s (%d-d, %s)", folder, self.dim,
                     "frozen, outputs cached" if freeze else "trained")
+
+    def describe(self):
+        params = sum(p.numel() for p in self.encoder.parameters())
+        return (f"{self.encoder.config.name_or_path or type(self.encoder).__name__} "
+                f"({self.dim}-d, {params / 1e6:.1f} M parameters, {'frozen' if self.frozen else 'trained'})")
 
     def train(self, mode=True):
         super().train(mode)

@@ -120,12 +120,20 @@ def check_feat_dim(cfg):
                           "[cls] feature (set both; FastReID's ResNet configs use FEAT_DIM 2048)")
 
 
-def vit_kwargs(cfg):
-    """The ViT size and regularisation keys of a config, checked."""
+def vit_kwargs(cfg, image_translator=None):
+    """The ViT size and regularisation keys of a config, checked (the patch stem's only when no
+    image translator makes the patch tokens)."""
     stride = cfg.MODEL.BACKBONE.STRIDE_SIZE
     strides = tuple(stride) if isinstance(stride, (list, tuple)) else (stride, stride)
-    check_input_sizes(cfg, cfg.MODEL.VIT.PATCH_SIZE, strides)
-    stem = check_stem(cfg, cfg.MODEL.VIT.PATCH_SIZE, strides)
+    if image_translator is None:
+        check_input_sizes(cfg, cfg.MODEL.VIT.PATCH_SIZE, strides)
+        stem = check_stem(cfg, cfg.MODEL.VIT.PATCH_SIZE, strides)
+    elif str(cfg.MODEL.VIT.STEM) != "patch":
+        raise ConfigError(f"MODEL.VIT.STEM {cfg.MODEL.VIT.STEM} and MODEL.IMAGE.TRANSLATOR "
+                          f"'{cfg.MODEL.IMAGE.TRANSLATOR}' both make the patch tokens: keep one "
+                          "(STEM patch with a translator)")
+    else:
+        stem = "patch"
     size = dict(depth=cfg.MODEL.VIT.DEPTH, num_heads=cfg.MODEL.VIT.NUM_HEADS,
                 mlp_ratio=cfg.MODEL.VIT.MLP_RATIO, qkv_bias=cfg.MODEL.VIT.QKV_BIAS)
     fastreid_size = FASTREID_VIT_SIZES.get(str(cfg.MODEL.BACKBONE.DEPTH))

@@ -135,14 +135,10 @@ def test_split_integrity(campus):
     test_ids = {pid(n) for n in sp["query"] + sp["gallery"]}
     assert train_ids and test_ids and not train_ids & test_ids
     assert len(train_ids) == 4 and len(test_ids) == 4  # half/half for a target domain
-    assert sorted(sp["train"] + sp["query"] + sp["gallery"]) == sorted(dom["images"])
-    assert not set(sp["query"]) & set(sp["gallery"])
-    qids = {pid(n) for n in sp["query"]}
-    assert qids
-    for q in qids:
-        qs = [n for n in sp["query"] if pid(n) == q]
-        assert 1 <= len(qs) <= 2 and len({cam(n) for n in qs}) == 1
-        assert any(pid(g) == q and cam(g) != cam(qs[0]) for g in sp["gallery"]), q
+    assert sorted(sp["train"] + sp["query"]) == sorted(dom["images"])
+    assert sp["query"] == sp["gallery"]  # all-vs-all: every test image is a query
+    for q in sp["query"]:  # each has a match in another camera (the evaluation drops its own)
+        assert any(pid(g) == pid(q) and cam(g) != cam(q) for g in sp["gallery"]), q
 
 
 def test_source_is_all_train(source):
@@ -242,3 +238,37 @@ def test_every_identity_seen_by_two_cameras(tmp_path):
     assert len(by_pid) == 12 and all(len(c) == 2 for c in by_pid.values())
     qids = {parse_image_name(n)["pid"] for n in sp["query"]}
     assert len(qids) == 6
+
+
+def test_test_split_is_all_vs_all(campus):
+    _, path = campus
+    sp = json.load(open(os.path.join(path, "splits.json")))
+    assert sp["query"] == sp["gallery"] and sp["query"]  # every test image, both roles
+    train = {parse_image_name(n)["pid"] for n in sp["train"]}
+    test = {parse_image_name(n)["pid"] for n in sp["query"]}
+    assert not train & test and len(train) == len(test) == 4
+    assert len(sp["train"]) + len(sp["query"]) == 8 * 6
+
+
+def test_more_test_ids_keep_the_training_set_and_the_bytes(tmp_path):
+    small = generate_domain(str(tmp_path / "a"), "campus", num_ids=6, images_per_id=3, seed=3)
+    big = generate_domain(str(tmp_path / "b"), "campus", num_ids=6, images_per_id=3, seed=3,
+                          test_ids=7)
+    s_small, s_big = (json.load(open(os.path.join(p, "splits.json"))) for p in (small, big))
+    assert s_small["train"] == s_big["train"]  # stage II's training data unchanged
+    test_ids = {parse_image_name(n)["pid"] for n in s_big["query"]}
+    assert len(test_ids) == 7 and max(test_ids) >= 6  # rendered beyond num_ids
+    a, b = _files(small), _files(big)
+    shared = [k for k in a if k.startswith(("images/", "masks/"))]
+    assert shared and all(k in b and a[k] == b[k] for k in shared)  # same identities, same bytes
+    meta = json.load(open(os.path.join(big, "meta.json")))
+    assert meta["params"]["test_ids"] == 7 and meta["num_test_ids"] == 7
+    assert meta["params"]["protocol"] == "all-vs-all"
+
+
+def test_changing_test_ids_renders_again(tmp_path):
+    root = str(tmp_path)
+    generate_domain(root, "night", num_ids=2, images_per_id=2, seed=1, test_ids=1)
+    path = generate_domain(root, "night", num_ids=2, images_per_id=2, seed=1, test_ids=3)
+    assert json.load(open(os.path.join(path, "meta.json")))["num_test_ids"] == 3
+    assert len(os.listdir(os.path.join(path, "images"))) == (1 + 3) * 2
