@@ -131,7 +131,7 @@ def _seeds_of(data, row, values):
     return list(data["seeds"]) if len(values) == len(data["seeds"]) else None
 
 
-def step_significance(data, metric):
+def step_significance(data, metric, steps=None):
     """Markdown: for each pair of consecutive rows (the tables' intended order), per target, the
     mean of the per-seed differences and twice their standard error, paired by seed (or by
     position where the table says so); rows with different seed sets fall back to the unpaired
@@ -144,7 +144,9 @@ def step_significance(data, metric):
     rule = "|" + "---|" * (len(targets) + 1)
     lines, mdd_lines, unpaired = [head, rule], [
         "| step | " + " | ".join(f"{t} {metric}: MDD" for t in targets) + " |", rule], []
-    for low, high in zip(names, names[1:]):
+    for low, high in steps or zip(names, names[1:]):
+        if low not in data["rows"] or high not in data["rows"]:
+            continue
         cells, mdds = [f"{low} → {high}"], [f"{low} → {high}"]
         for target in targets:
             a = data["rows"][low].get(target, {}).get(metric) or []
@@ -189,8 +191,9 @@ def format_results_json(table, data):
     text = (f"## {table.title}\n\nmean ± sample std over seeds {seeds}\n\n"
             + format_comparison(table, mean, std, reference) + "\n")
     for metric in dict.fromkeys(short_metric(m) for m in table.metrics if "mAP" in m):
-        text += (f"\nConsecutive rows, {metric}: the step and 2 standard errors\n\n"
-                 + step_significance(data, metric) + "\n")
+        which = "Steps between rows" if table.steps else "Consecutive rows"
+        text += (f"\n{which}, {metric}: the step and 2 standard errors\n\n"
+                 + step_significance(data, metric, table.steps) + "\n")
     return text
 
 
