@@ -120,3 +120,20 @@ def test_aa_table_pairs_disjoint_seeds_by_position(tmp_path, tool):
     assert run.stdout.count("[todo]") == 10 and "(seed 9)" in run.stdout
     run = tool("reproduce.py", "--table", "aa", "--dry-run")
     assert run.returncode == 2 and run.stderr.strip() == "error: --table aa exists only with --synthetic"
+
+
+def test_a_table_can_name_its_steps_beyond_consecutive_rows():
+    data = _data({"none": A, "anchor": B, "dmf": [a + 3.0 for a in A]})
+    steps = step_significance(data, "mAP", steps=(("none", "dmf"), ("anchor", "dmf")))
+    assert "| none → dmf | +3.0 (0.0) yes |" in steps
+    assert "| anchor → dmf | +1.6" in steps
+    assert "none → anchor" not in steps  # only the named steps
+
+
+def test_dmf_table_compares_the_stock_baseline_with_dmf():
+    table = select("dmf-1", True)
+    names = [row.name for row in table.rows]
+    assert names[-1].startswith("stock Baseline") and table.steps[-1] == (names[-1], names[3])
+    assert [s for s in table.steps[:3]] == list(zip(names[:3], names[1:4]))
+    anchor = table.rows[-1].run
+    assert anchor.pretrain == "configs/Demo/baseline_stage1_synth.yml" and anchor.variant == "image"
