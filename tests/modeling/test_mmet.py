@@ -708,3 +708,18 @@ def test_fusion_lr_factor_scales_the_fusion_encoder_and_itm_head_only():
         if id(p) in lr_of and not name.endswith("bias"):
             assert lr_of[id(p)] == pytest.approx(base * (0.2 if fusion else 1.0)), name
     assert lr_of[id(model.backbone.fusion_blocks[0].attn.qkv.weight)] == pytest.approx(0.2 * base)
+
+
+def test_the_masked_pass_leaves_every_running_statistic_as_a_clean_step_does():
+    batch = make_batch(MIXED)
+    clean_only = {k: v for k, v in batch.items() if k not in ("patch_mask", "text_input", "token_mask")}
+    clean_only["patch_mask"] = torch.zeros_like(batch["patch_mask"])  # nothing masked: no masked pass
+    stats = []
+    for inputs in (batch, clean_only):
+        model = tiny_mmet("MODEL.VIT.STEM", "conv")  # the conv stem has BatchNorm layers
+        run(model, inputs)
+        stats.append({k: v.clone() for k, v in model.state_dict().items()
+                      if "running_" in k or "num_batches_tracked" in k})
+    assert any(k.startswith("backbone.patch_embed.stem") for k in stats[0])
+    for key, value in stats[0].items():
+        assert torch.equal(value, stats[1][key]), key

@@ -36,6 +36,7 @@ from fastreid.modeling.meta_arch.build import META_ARCH_REGISTRY
 
 from ...config import MMET_LOSSES, check_mmet_config
 from ...data.samples import IMAGE, PAIR, TEXT
+from ...utils.model import running_statistics_kept
 from ..feature_map import as_feature_map
 from ..heads import ImageTextMatchingHead, MaskedPatchHead, MaskedTokenHead
 from ..losses import build_losses, fill_absent_losses
@@ -284,7 +285,11 @@ class MMET(PixelNormalization):
                     F.normalize(text_cls.detach(), dim=1).t()
         masked = None
         if self.uses_masked_pass:
-            masked = self.encode(batch, masked=True) if self.has_masked_inputs(batch) else clean
+            if self.has_masked_inputs(batch):
+                with running_statistics_kept(self.backbone):  # the conv stem's BatchNorm
+                    masked = self.encode(batch, masked=True)
+            else:
+                masked = clean
             outputs.update(self.masked_predictions(masked))
         matched = clean if self.itm_on_clean else masked
         if self.itm_head is not None and matched is not None and "h_fused" in matched:
