@@ -10,18 +10,17 @@ def unwrap(model):
 
 @contextlib.contextmanager
 def running_statistics_kept(module):
-    """Inside, ``module``'s BatchNorm layers normalise with the batch as in training, but their
-    running statistics (and batch counters) are put back afterwards: a pass over inputs the model
+    """Inside, ``module``'s BatchNorm layers in training mode normalise with the batch's statistics
+    but do not update their running ones (nor their batch counters): a pass over inputs the model
     is never tested on (masked images) must not shape the statistics test images are normalised
-    with."""
-    layers = [m for m in module.modules()
-              if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
-    saved = [(m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone())
-             for m in layers]
+    with. (Layers in eval mode, e.g. a frozen translator's, use their running statistics as ever.)
+    Nothing is written back afterwards, so autograd's saved tensors stay valid."""
+    layers = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+              and m.training and m.track_running_stats]
+    for m in layers:
+        m.track_running_stats = False
     try:
         yield
     finally:
-        for m, (mean, var, count) in zip(layers, saved):
-            m.running_mean.copy_(mean)
-            m.running_var.copy_(var)
-            m.num_batches_tracked.copy_(count)
+        for m in layers:
+            m.track_running_stats = True

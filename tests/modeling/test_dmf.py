@@ -13,7 +13,8 @@ from fastreid_multimodal.errors import ConfigError
 TINY = ["MODEL.VIT.EMBED_DIM", "32", "MODEL.BACKBONE.FEAT_DIM", "32", "MODEL.VIT.DEPTH", "2",
         "MODEL.VIT.NUM_HEADS", "2", "INPUT.SIZE_TRAIN", "[64, 32]", "INPUT.SIZE_TEST", "[64, 32]",
         "MODEL.TEXT.MAX_LENGTH", "16", "MODEL.HEADS.NUM_CLASSES", "4", "MODEL.DEVICE", "cpu",
-        "MODEL.BACKBONE.DROP_PATH_RATIO", "0.0"]
+        "MODEL.BACKBONE.DROP_PATH_RATIO", "0.0",
+        "MODEL.IMAGE.TRANSLATOR", ""]  # the patch embedding: every image-path weight trains
 IMAGE_PATH = ("patch_embed", "image_proj", "cls_token", "pos_embed")
 TEXT_PATH = ("text_proj", "text_cls_token", "text_pos_embed")  # the translator is frozen
 

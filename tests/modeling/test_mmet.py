@@ -22,7 +22,8 @@ from fastreid_multimodal.modeling.meta_arch.mmet import MMET
 TINY = ["MODEL.VIT.EMBED_DIM", "32", "MODEL.BACKBONE.FEAT_DIM", "32", "MODEL.VIT.DEPTH", "1",
         "MODEL.VIT.NUM_HEADS", "2", "MODEL.MMET.TEXT_DEPTH", "1", "MODEL.MMET.FUSION_DEPTH", "1",
         "INPUT.SIZE_TRAIN", "[64, 32]", "INPUT.SIZE_TEST", "[64, 32]", "MODEL.TEXT.MAX_LENGTH", "16",
-        "MODEL.HEADS.NUM_CLASSES", "4", "MODEL.DEVICE", "cpu", "MODEL.BACKBONE.DROP_PATH_RATIO", "0.0"]
+        "MODEL.HEADS.NUM_CLASSES", "4", "MODEL.DEVICE", "cpu", "MODEL.BACKBONE.DROP_PATH_RATIO", "0.0",
+        "MODEL.IMAGE.TRANSLATOR", ""]  # the patch embedding: every image-encoder weight trains
 NUM_PATCHES = 8  # 64x32 in 16x16 patches
 IMAGE_ENCODER = ("backbone.patch_embed", "backbone.blocks", "backbone.cls_token", "backbone.pos_embed")
 TEXT_ENCODER = ("backbone.word_embeddings", "backbone.text_blocks", "backbone.text_cls_token")
@@ -716,7 +717,7 @@ def test_the_masked_pass_leaves_every_running_statistic_as_a_clean_step_does():
     clean_only["patch_mask"] = torch.zeros_like(batch["patch_mask"])  # nothing masked: no masked pass
     stats = []
     for inputs in (batch, clean_only):
-        model = tiny_mmet("MODEL.VIT.STEM", "conv")  # the conv stem has BatchNorm layers
+        model = tiny_mmet("MODEL.VIT.STEM", "conv")  # BatchNorm in the stem
         run(model, inputs)
         stats.append({k: v.clone() for k, v in model.state_dict().items()
                       if "running_" in k or "num_batches_tracked" in k})

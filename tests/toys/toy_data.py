@@ -61,7 +61,8 @@ TINY = ["MODEL.VIT.EMBED_DIM", "32", "MODEL.BACKBONE.FEAT_DIM", "32", "MODEL.VIT
         "MODEL.VIT.NUM_HEADS", "2", "MODEL.VIT.STEM", "patch", "MODEL.VIT.PATCH_SIZE", str(PATCH),
         "MODEL.BACKBONE.STRIDE_SIZE", f"({PATCH}, {PATCH})", "INPUT.SIZE_TRAIN", f"[{H}, {W}]",
         "INPUT.SIZE_TEST", f"[{H}, {W}]", "MODEL.TEXT.MAX_LENGTH", "16", "MODEL.DEVICE", "cpu",
-        "MODEL.BACKBONE.DROP_PATH_RATIO", "0.0"]
+        "MODEL.BACKBONE.DROP_PATH_RATIO", "0.0",
+        "MODEL.IMAGE.TRANSLATOR", ""]  # toy pixels: a patch embedding learned in seconds
 
 
 def tiny_model(meta, losses, num_classes=8, seed=0, extra=()):

@@ -146,7 +146,7 @@ def build_mmet_backbone(cfg):
                             text_depth=cfg.MODEL.MMET.TEXT_DEPTH,
                             fusion_depth=cfg.MODEL.MMET.FUSION_DEPTH, word_embeddings=words,
                             image_translator=image_translator, **vit_kwargs(cfg, image_translator))
-    log_translators(image_translator, words)
+    log_translators(image_translator, model.word_embeddings)
     if cfg.MODEL.BACKBONE.PRETRAIN:  # the image encoder; text and fusion start from scratch
         load_vit_weights(model, cfg.MODEL.BACKBONE.PRETRAIN_PATH, allow_download=downloads_allowed(cfg))
     return model

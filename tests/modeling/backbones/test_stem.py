@@ -16,7 +16,8 @@ from fastreid_multimodal.modeling.backbones.vit_parts import ConvStemPatchEmbed
 TINY = ["MODEL.VIT.EMBED_DIM", "32", "MODEL.BACKBONE.FEAT_DIM", "32", "MODEL.VIT.DEPTH", "1",
         "MODEL.VIT.NUM_HEADS", "2", "MODEL.MMET.TEXT_DEPTH", "1", "MODEL.MMET.FUSION_DEPTH", "1",
         "INPUT.SIZE_TRAIN", "[64, 32]", "INPUT.SIZE_TEST", "[64, 32]", "MODEL.TEXT.MAX_LENGTH", "16",
-        "MODEL.HEADS.NUM_CLASSES", "4", "MODEL.DEVICE", "cpu", "MODEL.VIT.STEM", "conv"]
+        "MODEL.HEADS.NUM_CLASSES", "4", "MODEL.DEVICE", "cpu", "MODEL.IMAGE.TRANSLATOR", "",
+        "MODEL.VIT.STEM", "conv"]
 CONFIGS = ("configs/Demo/mmet_synth.yml", "configs/Demo/dmf_stage1_synth.yml")
 
 
