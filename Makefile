@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(PYTHON) tools/dmf_pipeline.py --pretrain configs/Demo/dmf_stage1_synth.yml \
 	  --finetune configs/Demo/dmf_stage2_synth.yml --output-dir $(OUT)/dmf
 
-# FastReID's stock Baseline (ResNet-18) on the same data
+# FastReID's stock Baseline (MobileNetV2, packaged ImageNet weights) on the same source data
 demo-baseline: $(STAMP)
 	$(PYTHON) tools/train_net.py --config-file configs/Demo/baseline_synth.yml OUTPUT_DIR $(OUT)/baseline
 
