@@ -176,7 +176,8 @@ def test_a_run_finished_meanwhile_by_another_reproduction_is_not_trained_again(t
 def test_results_json_keeps_every_seed_and_marks_significant_steps(tmp_path):
     table, runs = plan("dmf-1", str(tmp_path), synthetic=True, seeds=(0, 1, 2))
     campus = {"none (baseline)": (10, 11, 12), "text only": (10, 12, 14),
-              "image only": (20, 21, 22), "text + image (DMF)": (20.5, 21.5, 22.5)}
+              "image only": (20, 21, 22), "text + image (DMF)": (20.5, 21.5, 22.5),
+              "stock Baseline (MobileNetV2, ImageNet)": (21, 22, 23)}
     for run in runs:
         os.makedirs(run.output_dir)
         value = campus[run.row][run.seed]
@@ -188,7 +189,7 @@ def test_results_json_keeps_every_seed_and_marks_significant_steps(tmp_path):
     assert data["seeds"] == [0, 1, 2]
     assert data["rows"]["text only"]["SynthPersonCampus"] == {"mAP": [10, 12, 14], "R1": [20, 24, 28]}
     assert "Other" not in data["rows"]["text only"]  # only the table's targets
-    lines = step_significance(data, "mAP").splitlines()
+    lines = step_significance(data, "mAP", table.steps).splitlines()
     # paired by seed: none -> text d = (0, 1, 2): mean 1.0, SE = std(d)/sqrt(3) = 1/sqrt(3),
     # 2SE = 1.15 -> no (the unpaired 2*sqrt(1/3 + 4/3) = 2.58 would say the same)
     assert lines[2].startswith("| none (baseline) → text only | +1.0 (1.2) no")
@@ -196,6 +197,9 @@ def test_results_json_keeps_every_seed_and_marks_significant_steps(tmp_path):
     assert lines[3].startswith("| text only → image only | +9.0 (1.2) yes")
     # image -> DMF: d = (0.5, 0.5, 0.5): every seed gains 0.5, SE 0 -> yes (unpaired: 1.6, no)
     assert lines[4].startswith("| image only → text + image (DMF) | +0.5 (0.0) yes")
+    # the anchor against DMF: d = (-0.5, -0.5, -0.5): DMF below the stock Baseline
+    assert lines[5].startswith("| stock Baseline (MobileNetV2, ImageNet) → text + image (DMF) | "
+                               "-0.5 (0.0) reversed")
     assert "(unpaired)" not in "\n".join(lines) and "paired by seed" in "\n".join(lines)
     text = format_results_json(table, data)
     assert "| text only | 24.0±4.0 | 12.0±2.0 |" in text and "| chance | - | 3.0 |" in text

@@ -144,7 +144,7 @@ def translator_stride(cfg, key):
     for size_key, size in (("INPUT.SIZE_TRAIN", cfg.INPUT.SIZE_TRAIN), ("INPUT.SIZE_TEST", cfg.INPUT.SIZE_TEST)):
         if any(s % patch for s in size):
             raise ConfigError(f"{key}: {size_key} {list(size)} must be a multiple of the translator's "
-                              f"stride {patch}")
+                              f"stride {patch} (MODEL.VIT.PATCH_SIZE = MODEL.BACKBONE.STRIDE_SIZE)")
     return patch
 
 
