@@ -218,7 +218,8 @@ def test_input_size_off_the_patch_grid_is_said(caplog):
     from fastreid.modeling.meta_arch import build_model
 
     from fastreid_multimodal.engine import load_config
-    cfg = load_config(DEMO2, [*TINY, "MODEL.TEXT.TRANSLATOR", "", "INPUT.SIZE_TRAIN", "[70, 32]",
+    cfg = load_config(DEMO2, [*TINY, "MODEL.TEXT.TRANSLATOR", "", "MODEL.IMAGE.TRANSLATOR", "",
+                              "INPUT.SIZE_TRAIN", "[70, 32]",
                               "MODEL.HEADS.NUM_CLASSES", "2", "MODEL.DEVICE", "cpu"], check_files=False)
     with caplog.at_level(logging.WARNING, logger="fastreid.multimodal"):
         build_model(cfg)
