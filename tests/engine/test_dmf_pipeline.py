@@ -32,6 +32,9 @@ def test_stage_one_to_stage_two_to_table(market_root, tmp_path, tool):
     assert "+ 0 texts" in stage2_log  # stage II: images only
     results = json.load(open(out / "results.json"))
     assert 0 < results["Market1501"]["mAP"] <= 100
+    per_query = json.load(open(out / "results_per_query.json"))["Market1501"]["mAP"]
+    assert per_query == json.load(open(out / "stage2" / "results_per_query.json"))["Market1501"]["mAP"]
+    assert abs(sum(per_query) / len(per_query) - results["Market1501"]["mAP"]) < 1e-3
     assert "| Market1501 |" in run.stdout
 
     again = tool("dmf_pipeline.py", "--pretrain", "configs/Demo/dmf_stage1_synth.yml",
