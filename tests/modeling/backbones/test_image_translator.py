@@ -197,3 +197,32 @@ def test_mmet_image_encoder_sits_on_the_translator():
     changed = images.clone()
     changed[:, :, 16:32, 16:32] += 5.0  # patch 3 = row 1, col 1
     torch.testing.assert_close(backbone.encode_image(changed, mask), h)
+
+
+def test_a_timm_name_resolves_from_the_local_cache_and_gives_its_stride_16_map(tmp_path, monkeypatch):
+    timm = pytest.importorskip("timm")
+    from safetensors.torch import save_file
+
+    from test_pretrained import add_to_hub_cache  # same folder: on sys.path under pytest
+    cache = str(tmp_path / "hub")
+    monkeypatch.setenv("HF_HUB_CACHE", cache)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    name = "mobilenetv2_100.ra_in1k"
+    torch.manual_seed(0)
+    net = timm.create_model("mobilenetv2_100", pretrained=False)
+    save_file(net.state_dict(), str(tmp_path / "model.safetensors"))
+    add_to_hub_cache(cache, "timm/" + name, {"model.safetensors": str(tmp_path / "model.safetensors")})
+    model = tiny_model("MODEL.IMAGE.TRANSLATOR", name).eval()
+    translator = model.backbone.patch_embed
+    assert translator.dim == 96 and translator.grid_size == (4, 2)
+    images = torch.rand(1, 3, 64, 32) * 255
+    reference = timm.create_model("mobilenetv2_100", pretrained=False, features_only=True,
+                                  out_indices=(3,))
+    reference.load_state_dict({k: v for k, v in net.state_dict().items() if k in reference.state_dict()})
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    fmap = reference.eval()((images / 255 - mean) / std)[0]
+    tokens = translator((images - 127.5) / 127.5)
+    torch.testing.assert_close(tokens[0, 3], fmap[0, :, 1, 1], rtol=1e-4, atol=1e-4)
+    with pytest.raises(ConfigError, match="mobilenetv2_140.ra_in1k"):
+        tiny_model("MODEL.IMAGE.TRANSLATOR", "mobilenetv2_140.ra_in1k")  # not cached: one error
