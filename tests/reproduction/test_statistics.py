@@ -115,7 +115,8 @@ def test_aa_table_pairs_disjoint_seeds_by_position(tmp_path, tool):
     assert "paired by position" in text and "(unpaired)" not in text
     # d = (1, -0.5, 0): +0.2, SE = std(d)/sqrt(3) = 0.441 -> 2SE 0.9, no
     assert "| A: seeds 0-4 → A': seeds 5-9 | +0.2 (0.9) no |" in text
-    run = tool("reproduce.py", "--table", "aa", "--synthetic", "--dry-run")
+    run = tool("reproduce.py", "--table", "aa", "--synthetic", "--dry-run",
+               "--output-dir", tmp_path / "fresh")  # not the checkout's own finished runs
     assert run.returncode == 0, run.stderr
     assert run.stdout.count("[todo]") == 10 and "(seed 9)" in run.stdout
     run = tool("reproduce.py", "--table", "aa", "--dry-run")
