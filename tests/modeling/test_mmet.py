@@ -716,8 +716,9 @@ def test_the_masked_pass_leaves_every_running_statistic_as_a_clean_step_does():
     clean_only = {k: v for k, v in batch.items() if k not in ("patch_mask", "text_input", "token_mask")}
     clean_only["patch_mask"] = torch.zeros_like(batch["patch_mask"])  # nothing masked: no masked pass
     stats = []
+    built = tiny_mmet("MODEL.VIT.STEM", "conv")  # BatchNorm in the stem
     for inputs in (batch, clean_only):
-        model = tiny_mmet("MODEL.VIT.STEM", "conv")  # BatchNorm in the stem
+        model = copy.deepcopy(built)  # the same weights for both steps
         run(model, inputs)
         stats.append({k: v.clone() for k, v in model.state_dict().items()
                       if "running_" in k or "num_batches_tracked" in k})
