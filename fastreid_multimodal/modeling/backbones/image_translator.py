@@ -14,6 +14,7 @@ from torch import nn
 
 from ...errors import ConfigError
 from .mobilenetv2_weights import load_mobilenetv2_weights
+from .vit_parts import zero_masked_patches
 
 logger = logging.getLogger("fastreid.multimodal")
 
@@ -62,10 +63,7 @@ class CNNImageTranslator(nn.Module):
     def hide_masked_patches(self, images, patch_mask):
         """``images`` with the pixels of masked patches (B, Np) set to 0 (the mean colour): a CNN's
         receptive field spans many patches, so a masked patch would reach its neighbours' tokens."""
-        rows, cols = self.grid_size
-        keep = (~patch_mask.to(images.device)).view(-1, 1, rows, cols).to(images.dtype)
-        keep = keep.repeat_interleave(self.stride[0], 2).repeat_interleave(self.stride[1], 3)
-        return images * keep
+        return zero_masked_patches(images, patch_mask, self.grid_size, self.stride)
 
     def forward(self, images):
         return self.feature_map(images).flatten(2).transpose(1, 2)

@@ -35,6 +35,15 @@ class StridedPatchEmbed(PatchEmbed):
         return images
 
 
+def zero_masked_patches(images, patch_mask, grid_size, patch_size):
+    """``images`` with the pixels of the masked patches (B, Np) of a non-overlapping grid set to 0,
+    the mean colour after normalisation."""
+    rows, cols = grid_size
+    keep = (~patch_mask.to(images.device)).view(-1, 1, rows, cols).to(images.dtype)
+    keep = keep.repeat_interleave(patch_size[0], 2).repeat_interleave(patch_size[1], 3)
+    return images * keep
+
+
 class ConvStemPatchEmbed(nn.Module):
     """Patch tokens from a convolutional stem (Xiao et al. 2021, "Early convolutions help
     transformers see better"): 3x3 stride-2 conv + BN + ReLU layers, channels doubling up to D,
@@ -61,10 +70,7 @@ class ConvStemPatchEmbed(nn.Module):
         """``images`` with the pixels of the masked patches (B, Np) set to 0, the mean colour after
         normalisation: the 3x3 convolutions would carry a masked patch into the next patch's token
         (receptive field 31 pixels), and MIM / MMM would copy it from there."""
-        rows, cols = self.grid_size
-        keep = (~patch_mask.to(images.device)).view(-1, 1, rows, cols).to(images.dtype)
-        keep = keep.repeat_interleave(self.patch_size[0], 2).repeat_interleave(self.patch_size[1], 3)
-        return images * keep
+        return zero_masked_patches(images, patch_mask, self.grid_size, self.patch_size)
 
     def forward(self, x):
         x = self.proj(self.stem(x))  # (B, D, H / p, W / p)
