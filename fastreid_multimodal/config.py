@@ -29,6 +29,11 @@ def add_multimodal_config(cfg):
     _C.DATASETS.FINEGPR.CAPTIONS = "auto"  # auto: captions.txt if present else generated from attributes.json; file; generate
     _C.DATASETS.FINEGPR.VERIFY_IMAGES = True  # decode-check images at load; broken ones are skipped and counted
 
+    _C.DATASETS.HELD_OUT = CN()
+    _C.DATASETS.HELD_OUT.VAL_IDS = 100  # training identities of DukeMTMCSubset/Market1501Subset held out as their *Val set
+    _C.DATASETS.HELD_OUT.TRAIN_IDS = 0  # identities the *Subset data sets train on, from the rest; 0 = all of the rest
+    _C.DATASETS.HELD_OUT.SEED = 0  # seed of the identity split (fixed: the same split for every training seed)
+
     _C.DATASETS.SYNTH = CN()
     _C.DATASETS.SYNTH.NUM_IDS = 100  # identities of the source domain; the targets train on round(NUM_IDS * 0.5) of them
     _C.DATASETS.SYNTH.TEST_IDS = 200  # test identities per target domain, rendered besides its training ones (all-vs-all)

@@ -31,6 +31,9 @@ def parse_args(argv=None):
     parser.add_argument("--output-dir", required=True, help="stage1/ and stage2/ go here")
     parser.add_argument("--variant", default="both", choices=["both", "image", "text", "none"],
                         help="stage I samples (DMF Table 1); none = no pre-training")
+    parser.add_argument("--stage1-dir", default=None,
+                        help="stage I's folder (default OUTPUT_DIR/stage1); a finished stage I there "
+                             "is reused, so one pre-training serves several stage II runs")
     parser.add_argument("--num-gpus", type=int, default=1)
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides for both stages")
     return parser.parse_args(argv)
@@ -50,7 +53,7 @@ def run_stage(config, output_dir, opts, num_gpus):
 
 def main(argv=None):
     args = parse_args(argv)
-    stage1 = os.path.join(args.output_dir, "stage1")
+    stage1 = args.stage1_dir or os.path.join(args.output_dir, "stage1")
     stage2 = os.path.join(args.output_dir, "stage2")
     finetune_opts = list(args.opts)
     if args.variant != "none":

@@ -17,6 +17,10 @@ LAYOUTS = {
     "CUHK03": "cuhk03/cuhk03_release/cuhk-03.mat + cuhk03/cuhk03_new_protocol_config_"
               "{detected,labeled}.mat",
 }
+# identity splits of a real set read the set itself (data/datasets/held_out.py)
+for _split in ("Subset", "Val"):
+    LAYOUTS["Market1501" + _split] = LAYOUTS["Market1501"]
+    LAYOUTS["DukeMTMC" + _split] = LAYOUTS["DukeMTMC"]
 
 
 # what must exist under $FASTREID_DATASETS for each data set (any one of the alternatives);
@@ -31,6 +35,9 @@ REQUIRED = {
     "CUHKPEDES": ("CUHK-PEDES/reid_raw.json",),
     "RandPerson": ("RandPerson/images", "RandPerson/randperson_subset"),
 }
+for _split in ("Subset", "Val"):
+    REQUIRED["Market1501" + _split] = REQUIRED["Market1501"]
+    REQUIRED["DukeMTMC" + _split] = REQUIRED["DukeMTMC"]
 
 
 def is_present(dataset_name, root=None):

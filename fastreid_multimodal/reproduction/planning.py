@@ -60,6 +60,24 @@ def _run_dir(output_dir, run, synthetic, seed):
     raise KeyError(run)
 
 
+def _stage1_dir(output_dir, run, seed, extra_opts):
+    """Stage I's folder: that of the first pipeline (every table, in TABLES order, real before
+    synthetic) with the same stage I config, variant and options, so one pre-training serves
+    every stage II that starts from it (the papers fine-tune one stage I model on several sets).
+    Command-line options change stage I, so a run given any trains its own."""
+    if extra_opts:
+        return None
+    for name, table in TABLES.items():
+        for chosen, suffix in ((table, ""), (table.synthetic, "-synthetic")):
+            for row in chosen.rows if chosen else ():
+                other = row.run
+                if other.kind == "pipeline" and (other.pretrain, other.variant, other.opts) == \
+                        (run.pretrain, run.variant, run.opts):
+                    return os.path.join(output_dir, name + suffix,
+                                        f"{_slug(other.folder or row.name)}_s{seed}", "stage1")
+    return None
+
+
 def plan(table_name, output_dir, synthetic=False, seeds=(0,), extra_opts=()):
     table = select(table_name, synthetic)
     runs = []
@@ -72,7 +90,11 @@ def plan(table_name, output_dir, synthetic=False, seeds=(0,), extra_opts=()):
             if row.run.kind == "pipeline":
                 command = [sys.executable, os.path.join(TOOLS, "dmf_pipeline.py"),
                            "--pretrain", row.run.pretrain, "--finetune", row.run.config,
-                           "--output-dir", out, "--variant", row.run.variant, *opts]
+                           "--output-dir", out, "--variant", row.run.variant]
+                stage1 = _stage1_dir(output_dir, row.run, seed, extra_opts)
+                if row.run.variant != "none" and stage1 and stage1 != os.path.join(out, "stage1"):
+                    command += ["--stage1-dir", stage1]
+                command += opts
                 configs = (row.run.pretrain, row.run.config) if row.run.variant != "none" \
                     else (row.run.config,)
             else:

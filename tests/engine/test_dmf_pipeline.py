@@ -49,3 +49,23 @@ def test_paper_config_without_finegpr_says_where_to_put_it(tmp_path, tool):
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr[-2000:]
     assert "FineGPRCaption" in run.stderr and str(tmp_path) in run.stderr
     assert "FineGPR/images/" in run.stderr and "make demo" in run.stderr
+
+
+def test_stage1_dir_pretrains_there_and_stage_two_loads_it(tmp_path, monkeypatch):
+    """--stage1-dir: stage I runs (or, finished, is skipped by --resume) in the shared folder and
+    stage II starts from that folder's model."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("dmf_pipeline", os.path.join("tools", "dmf_pipeline.py"))
+    pipeline = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pipeline)
+    calls = []
+    monkeypatch.setattr(pipeline, "run_stage", lambda config, out, opts, gpus: calls.append((config, out, opts)))
+    monkeypatch.setattr(pipeline, "read_results", lambda folder: {"Market1501": {"mAP": 1.0}})
+    shared = str(tmp_path / "shared" / "stage1")
+    pipeline.main(["--pretrain", "pre.yml", "--finetune", "ft.yml", "--output-dir", str(tmp_path / "run"),
+                   "--stage1-dir", shared, "--variant", "text", "SEED", "3"])
+    (pre, pre_out, pre_opts), (ft, ft_out, ft_opts) = calls
+    assert (pre, pre_out, ft, ft_out) == ("pre.yml", shared, "ft.yml", str(tmp_path / "run" / "stage2"))
+    assert pre_opts == ["SEED", "3", "MODEL.DMF.MODALITIES", "text"]
+    assert ft_opts[ft_opts.index("MODEL.WEIGHTS") + 1] == os.path.join(shared, "model_final.pth")
+    assert json.load(open(tmp_path / "run" / "results.json"))["Market1501"]["mAP"] == 1.0

@@ -114,11 +114,37 @@ def test_synthetic_tables_have_no_paper_columns():
 def test_a_run_two_tables_share_is_planned_once():
     _, table1 = plan("mmet-1", "/tmp/out", synthetic=True, seeds=(0,))
     _, table2 = plan("mmet-2", "/tmp/out", synthetic=True, seeds=(0,))
-    assert table2[-1].output_dir == table1[-1].output_dir == "/tmp/out/mmet-1-synthetic/mmet_mmm_s0"
+    assert table2[-1].output_dir == table1[2].output_dir == "/tmp/out/mmet-1-synthetic/mmet_mmm_s0"
+    # MMET Table 1's anchor row is the A/A table's first run set
+    _, aa = plan("aa", "/tmp/out", synthetic=True, seeds=(0,))
+    assert table1[3].output_dir == aa[0].output_dir == "/tmp/out/aa-synthetic/baseline_synth_s0"
     assert table2[0].output_dir == "/tmp/out/mmet-2-synthetic/mim_only_s0"
     _, table3 = plan("mmet-3", "/tmp/out")
     _, table4 = plan("mmet-4", "/tmp/out")
     assert table4[1].output_dir == table3[0].output_dir  # both train configs/MMET/finegpr.yml
+
+
+def test_a_stage_one_is_trained_once_for_every_stage_two_that_starts_from_it():
+    """The real-photo table fine-tunes the synthetic table's stage I models (same config,
+    variant, seed) instead of pre-training them again; command-line options opt out."""
+    _, synthetic = plan("dmf-1", "/tmp/out", synthetic=True, seeds=(3,))
+    _, real = plan("dmf-real", "/tmp/out", seeds=(3,))
+
+    def stage1_of(run):
+        command = run.command
+        return command[command.index("--stage1-dir") + 1] if "--stage1-dir" in command else None
+
+    assert [stage1_of(run) for run in synthetic] == [None] * 5  # each its own OUTPUT_DIR/stage1
+    shared = {run.row: stage1_of(run) for run in real}
+    assert shared["text + image (DMF)"] == "/tmp/out/dmf-1-synthetic/text_image_dmf_s3/stage1"
+    assert shared["text only"] == "/tmp/out/dmf-1-synthetic/text_only_s3/stage1"
+    assert shared["stock Baseline, SynthPerson pre-training"] == \
+        "/tmp/out/dmf-1-synthetic/stock_baseline_mobilenetv2_imagenet_s3/stage1"
+    assert shared["none (baseline)"] is None and shared["stock Baseline (MobileNetV2, ImageNet)"] is None
+    for run in real:
+        assert run.command[-2:] == ["SEED", "3"]
+    _, with_opts = plan("dmf-real", "/tmp/out", seeds=(3,), extra_opts=("SOLVER.BASE_LR", "0.001"))
+    assert all(stage1_of(run) is None for run in with_opts)
 
 
 def test_synthetic_mmet_tables_report_image_and_text_queries():
