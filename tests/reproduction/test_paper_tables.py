@@ -138,8 +138,6 @@ def test_a_stage_one_is_trained_once_for_every_stage_two_that_starts_from_it():
     shared = {run.row: stage1_of(run) for run in real}
     assert shared["text + image (DMF)"] == "/tmp/out/dmf-1-synthetic/text_image_dmf_s3/stage1"
     assert shared["text only"] == "/tmp/out/dmf-1-synthetic/text_only_s3/stage1"
-    assert shared["stock Baseline, SynthPerson pre-training"] == \
-        "/tmp/out/dmf-1-synthetic/stock_baseline_mobilenetv2_imagenet_s3/stage1"
     assert shared["none (baseline)"] is None and shared["stock Baseline (MobileNetV2, ImageNet)"] is None
     for run in real:
         assert run.command[-2:] == ["SEED", "3"]
