@@ -27,6 +27,7 @@ class PlannedRun:
     output_dir: str
     command: list
     configs: tuple
+    tests: tuple = ()  # data sets tested on besides the configs' own (transfer runs)
 
     @property
     def done(self):
@@ -78,6 +79,20 @@ def _stage1_dir(output_dir, run, seed, extra_opts):
     return None
 
 
+def _train_dir(output_dir, run, seed):
+    """A transfer run's training folder: that of the first 'train' run (every table, real before
+    synthetic) with the same config and options, so a model trained for one table is tested on
+    other data sets without training it again."""
+    for name, table in TABLES.items():
+        for chosen, suffix in ((table, ""), (table.synthetic, "-synthetic")):
+            for row in chosen.rows if chosen else ():
+                other = row.run
+                if other.kind == "train" and (other.config, other.opts) == (run.config, run.opts):
+                    return os.path.join(output_dir, name + suffix,
+                                        f"{_slug(other.folder or row.name)}_s{seed}")
+    return None
+
+
 def plan(table_name, output_dir, synthetic=False, seeds=(0,), extra_opts=()):
     table = select(table_name, synthetic)
     runs = []
@@ -97,11 +112,19 @@ def plan(table_name, output_dir, synthetic=False, seeds=(0,), extra_opts=()):
                 command += opts
                 configs = (row.run.pretrain, row.run.config) if row.run.variant != "none" \
                     else (row.run.config,)
+            elif row.run.kind == "transfer":
+                # command-line options change the training, so a run given any trains its own
+                train = (not extra_opts and _train_dir(output_dir, row.run, seed)) or \
+                    os.path.join(out, "train")
+                command = [sys.executable, os.path.join(TOOLS, "transfer_eval.py"), "--config-file",
+                           row.run.config, "--train-dir", train, "--tests", *row.run.tests,
+                           "--output-dir", out, *opts]
+                configs = (row.run.config,)
             else:
                 command = [sys.executable, os.path.join(TOOLS, "train_net.py"), "--config-file",
                            row.run.config, "--resume", *opts, "OUTPUT_DIR", out]
                 configs = (row.run.config,)
-            runs.append(PlannedRun(row.name, seed, out, command, configs))
+            runs.append(PlannedRun(row.name, seed, out, command, configs, row.run.tests))
     return table, runs
 
 
@@ -111,7 +134,7 @@ def _datasets_of(runs):
     for run in runs:
         for config in run.configs:
             cfg = load_config(config, check_files=False)
-            for name in (*cfg.DATASETS.NAMES, *cfg.DATASETS.TESTS):
+            for name in (*cfg.DATASETS.NAMES, *cfg.DATASETS.TESTS, *run.tests):
                 if name not in seen:
                     seen.add(name)
                     yield name, cfg
