@@ -725,3 +725,36 @@ def test_the_masked_pass_leaves_every_running_statistic_as_a_clean_step_does():
     assert any(k.startswith("backbone.patch_embed.stem") for k in stats[0])
     for key, value in stats[0].items():
         assert torch.equal(value, stats[1][key]), key
+
+
+def _hand_patch_targets(images, cfg_mean, cfg_std):
+    """MAE's target by hand: the normalised image's 16x16 patches, each to zero mean, unit var."""
+    normalised = (images - torch.tensor(cfg_mean).view(1, 3, 1, 1)) / torch.tensor(cfg_std).view(1, 3, 1, 1)
+    rows = []
+    for image in normalised:
+        patches = [image[:, 16 * r:16 * r + 16, 16 * c:16 * c + 16].reshape(-1)
+                   for r in range(4) for c in range(2)]
+        rows.append(torch.stack([(p - p.mean()) / (p.var() + 1e-6).sqrt() for p in patches]))
+    return torch.stack(rows)
+
+
+def test_mim_reads_unpaired_images_mmm_paired_ones_each_with_per_patch_normalised_targets(model):
+    """The meta-architecture's use of the helpers, not the helpers alone: MIM's rows are the
+    unpaired images (never the pairs'), MMM's the pairs' images, MLM's the unpaired captions,
+    and every patch target is MAE's per-patch normalised pixels of that very image."""
+    batch = make_batch(MIXED)
+    cfg = load_config("configs/Demo/mmet_synth.yml", TINY)
+    with torch.no_grad():
+        out = outputs_of(model, batch)
+    modality = torch.tensor(MIXED)
+    image_of = modality[modality != TEXT]  # batch["images"] holds the samples that have an image
+    unpaired, paired = batch["images"][image_of == IMAGE], batch["images"][image_of == PAIR]
+    mean, std = list(cfg.MODEL.PIXEL_MEAN), list(cfg.MODEL.PIXEL_STD)
+    torch.testing.assert_close(out["mim"]["target"], _hand_patch_targets(unpaired, mean, std),
+                               rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(out["mmm"]["image"]["target"], _hand_patch_targets(paired, mean, std),
+                               rtol=1e-4, atol=1e-4)
+    assert torch.equal(out["mim"]["mask"], batch["patch_mask"][image_of == IMAGE])
+    text_of = modality[modality != IMAGE]
+    assert torch.equal(out["mlm"]["labels"], batch["text_ids"][text_of == TEXT])
+    assert torch.equal(out["mmm"]["text"]["labels"], batch["text_ids"][text_of == PAIR])
