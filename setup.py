@@ -4,6 +4,8 @@ fastreid 1.4.0 (the only FastReID on PyPI) pins torch==1.13.1, which does not in
 3.11 with a modern torch; it is installed with ``--no-deps`` by ``make install``, and its real
 run-time dependencies are listed here instead. faiss comes from exactly one extra: ``cpu``
 (faiss-cpu) or ``gpu`` (faiss-gpu); both provide the same ``faiss`` module and must not be mixed.
+``deploy`` brings what tools/export_onnx.py needs (onnx, onnxruntime); ``test`` also brings
+open-clip-torch, which the tests build randomly initialised CLIP towers with (no download).
 """
 from setuptools import Extension, find_packages, setup
 
@@ -44,6 +46,7 @@ setup(
     extras_require={
         "cpu": ["faiss-cpu>=1.7.3"],
         "gpu": ["faiss-gpu>=1.7.2"],
-        "test": ["pytest>=7"],
+        "deploy": ["onnx>=1.15", "onnxruntime>=1.17"],
+        "test": ["pytest>=7", "open-clip-torch>=2.20"],
     },
 )

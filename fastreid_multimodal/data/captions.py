@@ -1,9 +1,10 @@
 """FineGPR-C style captions: generated from identity attributes + image environment, and the
 ``ImageName:<file>, the caption is: <caption>`` line format of caption files.
 
-``make_caption(attrs, env, rng)`` describes every visible identity attribute (gender, age, skin,
-hair length, glasses, hat, bag, upper colour + sleeve + top length, lower colour / dress, shoes or
-boots and their shade) and the environment (weather, illumination, viewpoint), in one of several
+``make_caption(attrs, env, rng)`` describes every visible identity attribute (gender, age, skin
+when known, hair length, glasses, hat, bag, upper colour + sleeve + top length, lower colour /
+dress, shoes or boots and their shade; keys as ``finegpr_attributes`` documents them) and the
+environment (weather, illumination, viewpoint), in one of several
 sentence templates with a few synonyms drawn by ``rng``. Absent accessories are never mentioned
 (so "glasses" in a caption means the person wears glasses). All words are common lower-case
 English words (BERT uncased vocabulary).
@@ -91,9 +92,9 @@ def _join(items):
 def make_caption(attrs: Mapping, env: Mapping, rng: np.random.Generator) -> str:
     """One FineGPR-C style caption (lower case, ends with a full stop).
 
-    ``attrs``: an identity record (``Identity.to_dict()`` / ``caption_attributes()``);
-    ``env``: ``weather`` and ``illumination`` (names or 1-based FineGPR indices) and ``viewpoint``
-    (front/back/left/right) or ``viewpoint_deg``.
+    ``attrs``: an identity record with the keys of ``finegpr_attributes.ATTRIBUTES`` (SynthPerson:
+    ``Identity.caption_attributes()``); ``env``: ``weather`` and ``illumination`` (names or 1-based
+    FineGPR indices) and ``viewpoint`` (front/back/left/right) or ``viewpoint_deg``.
     """
     gender, age = attrs["gender"], attrs["age"]
     who = _pick(rng, GENDER_WORDS[(gender, age)])
@@ -101,11 +102,12 @@ def make_caption(attrs: Mapping, env: Mapping, rng: np.random.Generator) -> str:
     subject = f"{age_w} {who}" if not who.startswith("young") else who
     if age == "teenager" and who.startswith("young"):
         subject = f"teenage {who.split()[1]}" if rng.uniform() < 0.5 else who
-    skin = f"{attrs['skin']} skin"
-    hair = f"{attrs['hair']} hair"
+    # FineGPR's own attributes have no skin colour: without one the caption leaves it out
+    skin = f"{attrs['skin_colour']} skin" if attrs.get("skin_colour") else ""
+    hair = f"{attrs['hair_length']} hair"
     sleeve = "short" if attrs["short_sleeve"] else "long"
     top = attrs["top_length"]
-    upper_c, lower_c = attrs["upper"], attrs["lower"]
+    upper_c, lower_c = attrs["upper_colour"], attrs["lower_colour"]
     upper = _pick(rng, (f"a {upper_c} {top} top with {sleeve} sleeves",
                         f"{upper_c} upper-body clothes with {sleeve} sleeves and a {top} top",
                         f"a {top} {upper_c} top with {sleeve} sleeves"))
@@ -115,7 +117,7 @@ def make_caption(attrs: Mapping, env: Mapping, rng: np.random.Generator) -> str:
         lower = _pick(rng, (f"{lower_c} trousers", f"{lower_c} pants",
                             f"{lower_c} lower-body clothes"))
     footwear = "boots" if attrs["boots"] else "shoes"
-    shoes = f"{attrs['shoes']} {footwear}"
+    shoes = f"{attrs['shoe_colour']} {footwear}"
     acc = []
     if attrs["glasses"]:
         acc.append("glasses")
@@ -139,21 +141,22 @@ def make_caption(attrs: Mapping, env: Mapping, rng: np.random.Generator) -> str:
         extra = ""
         if acc or bag_phrase:
             extra = ", with " + _join(acc + ([bag_phrase] if bag_phrase else []))
-        cap = (f"there is a {subject} with {skin} and {hair}, who wears {upper}, {lower}, "
+        cap = (f"there is a {subject} with {_join([skin, hair])}, who wears {upper}, {lower}, "
                f"{shoes}{extra} {weather} {illum}, and with {view_adj} viewpoint.")
     elif t == 1:
         carry = f", and carries {bag_phrase}" if bag_phrase else ""
-        cap = (f"a {subject} with {skin} is seen {view_seen} {weather} {illum}. "
+        with_skin = f" with {skin}" if skin else ""
+        cap = (f"a {subject}{with_skin} is seen {view_seen} {weather} {illum}. "
                f"{pron} has {hair} and wears {_join([upper, lower, shoes] + acc)}{carry}.")
     elif t == 2:
         carry = f", carrying {bag_phrase}" if bag_phrase else ""
         wearing = f" wearing {_join(acc)}," if acc else ""
-        cap = (f"{illum} {weather}, a {subject} with {hair} and {skin},{wearing} is dressed in "
+        cap = (f"{illum} {weather}, a {subject} with {_join([hair, skin])},{wearing} is dressed in "
                f"{upper} and {lower} with {shoes}{carry}; the {view_adj} view of the person.")
     else:
         items = [upper, lower, shoes] + acc + ([bag_phrase] if bag_phrase else [])
         cap = (f"the photo shows a {subject} {view_seen}, {weather} {illum}. the {who} has "
-               f"{skin} and {hair}, and has {_join(items)}.")
+               f"{_join([skin, hair])}, and has {_join(items)}.")
     cap = re.sub(r"\s+", " ", cap).replace(" ,", ",").strip()
     cap = re.sub(r"\ba (?=[aeiou])", "an ", cap)
     return cap[0].lower() + cap[1:]

@@ -1,8 +1,9 @@
 """FineGPR image file names, ``{pid:04d}_c{01-36}_w{01-07}_l{01-07}_p{01-09}.jpg``: the one
 definition shared by the folder reader and the SynthPerson writer.
 
-c = camera (viewpoint in 10 degree steps, c01 = front), w = weather, l = illumination, p = scene;
-the indices are 1-based positions in the tables below (FineGPR's order).
+c = camera (a viewpoint, 10 degrees apart; FineGPR's table: c01 = 90, c10 = 180, c19 = 270,
+c28 = 0, see ``viewpoint_of``), w = weather, l = illumination, p = scene; the indices are 1-based
+positions in the tables below (FineGPR's order).
 """
 import os
 import re
@@ -32,9 +33,18 @@ def parse_image_name(name: str) -> Dict[str, int]:
     return {"pid": pid, "camera": c, "weather": w, "illumination": l, "scene": p}
 
 
+def viewpoint_of(camera: int) -> float:
+    """Viewpoint in degrees of FineGPR camera ``camera`` (1..36), per FineGPR's table: c01 = 90,
+    c10 = 180, c19 = 270, c28 = 0, c36 = 80. The angle means what the caption generator reads
+    (0 front, 90 right, 180 back, 270 left). The one place the table is written down."""
+    if not 1 <= int(camera) <= NUM_CAMERAS:
+        raise ValueError(f"FineGPR camera must be 1..{NUM_CAMERAS}, got {camera!r}")
+    return float((90 + (int(camera) - 1) * 10) % 360)
+
+
 def environment_of(name):
-    """Environment of an image from its FineGPR file name (camera = viewpoint, 10 degrees apart)."""
+    """Environment of an image from its FineGPR file name."""
     parsed = parse_image_name(name)
-    return {"camera": parsed["camera"], "viewpoint_deg": (parsed["camera"] - 1) * 10.0,
+    return {"camera": parsed["camera"], "viewpoint_deg": viewpoint_of(parsed["camera"]),
             "weather": WEATHERS[parsed["weather"] - 1],
             "illumination": ILLUMINATIONS[parsed["illumination"] - 1], "scene": parsed["scene"]}

@@ -8,12 +8,21 @@ LAYOUTS = {
     "DukeMTMC": "DukeMTMC-reID/{bounding_box_train,query,bounding_box_test}/*.jpg",
     "MSMT17": "MSMT17_V2/{mask_train_v2,mask_test_v2}/ + "
               "{list_train,list_val,list_query,list_gallery}.txt",
-    "FineGPR": "FineGPR/images/{pid:04d}_c{01-36}_w{01-07}_l{01-07}_p{01-09}.jpg "
-               "(+ attributes.json / captions.txt; see README, 'Data sets')",
+    "FineGPR": "FineGPR/images/{pid:04d}_c{01-36}_w{01-07}_l{01-07}_p{01-09}.jpg, or FineGPR's "
+               "release: FineGPR_Dataset/FineGPR/<pid>/*.jpg or FineGPR_Dataset/FineGPR_subset/"
+               "*.jpg (+ attributes.json / captions.txt in the folder above the images; see "
+               "README, 'Data sets')",
     "FineGPRCaption": "FineGPR/images/*.jpg + FineGPR/captions.txt (ImageName:<file>, the "
-                      "caption is: <caption>) or FineGPR/attributes.json",
+                      "caption is: <caption>) or FineGPR/attributes.json; or FineGPR's release "
+                      "FineGPR_Dataset/{FineGPR/<pid>/,FineGPR_subset/} + FineGPR_Dataset/"
+                      "captions.txt or attributes.json",
     "CUHKPEDES": "CUHK-PEDES/reid_raw.json + CUHK-PEDES/imgs/<file_path>",
-    "RandPerson": "RandPerson/images/{pid}_s{scene}_c{cam}_f{frame}.jpg",
+    "ICFGPEDES": "ICFG-PEDES/ICFG-PEDES.json + ICFG-PEDES/imgs/<file_path>",
+    "RSTPReid": "RSTPReid/data_captions.json + RSTPReid/imgs/<img_path>",
+    "RandPerson": "RandPerson/images/{pid}_s{scene}_c{cam}_f{frame}.jpg (unpacked; any folder "
+                  "under RandPerson/ is read)",
+    "CaptionedImages": "the JSONL or CSV file of DATASETS.CAPTIONED.FILE (see README, "
+                       "'Your own captioned images')",
     "CUHK03": "cuhk03/cuhk03_release/cuhk-03.mat + cuhk03/cuhk03_new_protocol_config_"
               "{detected,labeled}.mat",
 }
@@ -23,6 +32,10 @@ for _split in ("Subset", "Val"):
     LAYOUTS["DukeMTMC" + _split] = LAYOUTS["DukeMTMC"]
 
 
+# FineGPR's image folders, in the order they are looked for: ours (SynthPerson writes it), then
+# FineGPR's release, full before subset; annotation files lie in the folder above
+FINEGPR_IMAGE_DIRS = ("FineGPR/images", "FineGPR_Dataset/FineGPR", "FineGPR_Dataset/FineGPR_subset")
+
 # what must exist under $FASTREID_DATASETS for each data set (any one of the alternatives);
 # SynthPerson domains are absent from the table: they are generated on first use
 REQUIRED = {
@@ -30,10 +43,12 @@ REQUIRED = {
     "DukeMTMC": ("DukeMTMC-reID/bounding_box_train",),
     "MSMT17": ("MSMT17_V2/list_train.txt", "MSMT17_V1/list_train.txt"),
     "CUHK03": ("cuhk03/cuhk03_release",),
-    "FineGPR": ("FineGPR/images",),
-    "FineGPRCaption": ("FineGPR/images",),
+    "FineGPR": FINEGPR_IMAGE_DIRS,
+    "FineGPRCaption": FINEGPR_IMAGE_DIRS,
     "CUHKPEDES": ("CUHK-PEDES/reid_raw.json",),
-    "RandPerson": ("RandPerson/images", "RandPerson/randperson_subset"),
+    "ICFGPEDES": ("ICFG-PEDES/ICFG-PEDES.json",),
+    "RSTPReid": ("RSTPReid/data_captions.json",),
+    "RandPerson": ("RandPerson",),
 }
 for _split in ("Subset", "Val"):
     REQUIRED["Market1501" + _split] = REQUIRED["Market1501"]

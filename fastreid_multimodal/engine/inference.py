@@ -1,5 +1,6 @@
-"""What tools/visualize.py and tools/search.py load: a trained model with its config (built as the
-trainer builds it, weights through the safe loader, eval mode), a registered data set, a gallery."""
+"""What tools/visualize.py, tools/search.py and the Embedder load: a trained model with its config
+(built as the trainer builds it, checked and loaded as --eval-only does, weights through the safe
+loader, eval mode), a registered data set, a gallery."""
 import os
 
 import torch
@@ -9,8 +10,10 @@ from fastreid.utils.checkpoint import Checkpointer
 from ..data.build import build_dataset
 from ..data.protocol import each_test_image
 from ..errors import ConfigError, UserError
+from ..utils.safe_load import load_weights
 from .defaults import load_config
-from .trainer import MultimodalTrainer, num_classes_in_checkpoint
+from .trainer import MultimodalTrainer, check_checkpoint_matches, num_classes_in_checkpoint
+from .translators import check_same_translators
 
 INIT = "init"  # "weights" of the untrained model
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -28,12 +31,16 @@ def load_model(config, weights, opts=()):
         raise ConfigError(f"--weights: checkpoint file '{weights}' does not exist (expected a .pth "
                           "written by a fastreid-multimodal run, e.g. OUTPUT_DIR/model_final.pth)")
     cfg = load_config(config, [*opts, "MODEL.WEIGHTS", weights, "MODEL.BACKBONE.PRETRAIN", "False"])
+    checkpoint = load_weights(weights, "--weights")
     cfg.defrost()
-    classes = num_classes_in_checkpoint(weights)
+    classes = num_classes_in_checkpoint(weights, checkpoint)
     if classes:  # the checkpoint's classifier size, so that it loads without a shape warning
         cfg.MODEL.HEADS.NUM_CLASSES = classes
     cfg.freeze()
     model = MultimodalTrainer.build_model(cfg)
+    # as --eval-only: another architecture or translator would embed with random/foreign weights
+    check_checkpoint_matches(model, weights, checkpoint=checkpoint)
+    check_same_translators(cfg, checkpoint, weights)
     Checkpointer(model).load(weights)  # compat routes Checkpointer's reads through safe_load
     return cfg, model.eval()
 

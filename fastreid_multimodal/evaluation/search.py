@@ -1,11 +1,11 @@
-"""Text->image search: cosine similarity between the model's text features (``features``) and the
-gallery's image features, ranked by the evaluation's chunked engine (``chunked_topk``)."""
+"""Text->image search: cosine similarity between a sentence's embedding and the gallery's image
+embeddings (both from ``deploy.Embedder``), ranked by the evaluation's chunked engine
+(``chunked_topk``)."""
 import numpy as np
 import torch
 
 from ..errors import UserError
 from .chunked_ranking import chunked_topk
-from .features import image_features, text_features
 
 
 def search(gallery_feats, query_feats, topk):
@@ -16,11 +16,11 @@ def search(gallery_feats, query_feats, topk):
     return (1 - distances).numpy(), ids.numpy()
 
 
-def search_text(cfg, model, paths, sentence, topk=5, image_feats=None):
+def search_text(embedder, paths, sentence, topk=5, image_feats=None):
     """[(path, cosine)] of the top-k gallery images for one sentence, best first."""
     if not sentence.strip():
         raise UserError("--query: empty sentence")
     if image_feats is None:
-        image_feats = image_features(cfg, model, paths)
-    scores, ids = search(image_feats, text_features(cfg, model, [sentence]), topk)
+        image_feats = embedder.embed_images(paths)
+    scores, ids = search(image_feats, embedder.embed_texts([sentence]), topk)
     return [(paths[i], float(s)) for i, s in zip(ids[0], scores[0])]

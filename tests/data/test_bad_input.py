@@ -5,7 +5,7 @@ import os
 import pytest
 from PIL import Image
 
-from fastreid_multimodal.data.finegpr_folder import SkipLog, list_images
+from fastreid_multimodal.data.finegpr_folder import SkipLog, decodable, list_images
 from fastreid_multimodal.data.build import check_identity_batches
 from fastreid_multimodal.engine import load_config
 from fastreid_multimodal.errors import ConfigError, DatasetNotFoundError
@@ -33,10 +33,10 @@ def image(path, size=(32, 64)):
 def test_empty_and_misnamed_image_folders_are_errors(tmp_path):
     os.makedirs(tmp_path / "images")
     with pytest.raises(DatasetNotFoundError, match="no usable image.*0000_c01_w01_l01_p01.jpg"):
-        list_images(str(tmp_path), SkipLog(str(tmp_path)))
+        list_images(str(tmp_path / "images"), SkipLog(str(tmp_path)))
     image(tmp_path / "images" / "person_1.jpg")
     with pytest.raises(DatasetNotFoundError, match="1 files not named"):
-        list_images(str(tmp_path), SkipLog(str(tmp_path)))
+        list_images(str(tmp_path / "images"), SkipLog(str(tmp_path)))
 
 
 def test_truncated_jpeg_is_skipped_and_counted(tmp_path):
@@ -46,6 +46,8 @@ def test_truncated_jpeg_is_skipped_and_counted(tmp_path):
     data = (tmp_path / "images" / "0001_c02_w01_l01_p01.jpg").read_bytes()
     (tmp_path / "images" / "0001_c02_w01_l01_p01.jpg").write_bytes(data[: len(data) // 2])
     skips = SkipLog(str(tmp_path))
-    images = list_images(str(tmp_path), skips)
-    assert list(images) == ["0001_c01_w01_l01_p01.jpg"]
+    images = list_images(str(tmp_path / "images"), skips)
+    assert list(images) == ["0001_c01_w01_l01_p01.jpg", "0001_c02_w01_l01_p01.jpg"]  # not decoded
+    kept = decodable(images, lambda name: str(tmp_path / "images" / name), skips)
+    assert kept == ["0001_c01_w01_l01_p01.jpg"]
     assert skips.counts["images that fail to decode"] == 1

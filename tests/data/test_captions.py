@@ -73,11 +73,11 @@ def test_environment_is_mentioned():
 def test_several_templates_and_deterministic():
     ident = sample_identity(np.random.default_rng(0), 0)
     env = {"weather": "Blizzard", "illumination": "Night", "viewpoint": "back"}
-    caps = {make_caption(ident.to_dict(), env, np.random.default_rng(s)) for s in range(60)}
+    caps = {make_caption(ident.caption_attributes(), env, np.random.default_rng(s)) for s in range(60)}
     starts = {" ".join(c.split()[:2]) for c in caps}
     assert len(starts) >= 3, starts
-    a = make_caption(ident.to_dict(), env, np.random.default_rng(5))
-    assert a == make_caption(ident.to_dict(), env, np.random.default_rng(5))
+    a = make_caption(ident.caption_attributes(), env, np.random.default_rng(5))
+    assert a == make_caption(ident.caption_attributes(), env, np.random.default_rng(5))
 
 
 def test_environment_given_as_indices_or_angle():
@@ -86,18 +86,18 @@ def test_environment_given_as_indices_or_angle():
     by_index = {"weather": WEATHERS.index("Blizzard") + 1,
                 "illumination": ILLUMINATIONS.index("Night") + 1, "viewpoint_deg": 181.0}
     for s in range(10):
-        assert make_caption(ident.to_dict(), by_name, np.random.default_rng(s)) == \
-            make_caption(ident.to_dict(), by_index, np.random.default_rng(s))
+        assert make_caption(ident.caption_attributes(), by_name, np.random.default_rng(s)) == \
+            make_caption(ident.caption_attributes(), by_index, np.random.default_rng(s))
     with pytest.raises(KeyError):
-        make_caption(ident.to_dict(), {"weather": "Sunny"}, np.random.default_rng(0))
+        make_caption(ident.caption_attributes(), {"weather": "Sunny"}, np.random.default_rng(0))
     assert set(VIEWPOINTS) == {"front", "back", "left", "right"}
 
 
 def test_finegpr_c_example_shape():
-    attrs = {"gender": "female", "hair": "long", "age": "adult", "glasses": False,
+    attrs = {"gender": "female", "hair_length": "long", "age": "adult", "glasses": False,
              "short_sleeve": False, "top_length": "long", "dress": False, "boots": False,
-             "hat": False, "bag": False, "bag_type": None, "shoes": "dark", "upper": "gray",
-             "lower": "blue", "skin": "fair"}
+             "hat": False, "bag": False, "bag_type": None, "shoe_colour": "dark",
+             "upper_colour": "gray", "lower_colour": "blue", "skin_colour": "fair"}
     env = {"weather": "Blizzard", "illumination": "Night", "viewpoint": "back"}
     caps = [make_caption(attrs, env, np.random.default_rng(s)) for s in range(40)]
     first = [c for c in caps if c.startswith("there is")]
@@ -186,5 +186,5 @@ def test_generated_keywords_never_name_the_environment():
         attrs = sample_identity(rng, i).caption_attributes()
         env = {"weather": 1 + i % 7, "illumination": 1 + (i // 7) % 7, "viewpoint_deg": 37 * i}
         words = identity_keywords(make_caption(attrs, env, rng)).split()
-        assert attrs["upper"] in words and attrs["hair"] in words
+        assert attrs["upper_colour"] in words and attrs["hair_length"] in words
         assert not {"snow", "night", "fog", "dawn", "viewpoint", "behind", "side"} & set(words)

@@ -139,7 +139,7 @@ def test_stock_baseline_can_use_the_backbone():
 
 
 @pytest.mark.parametrize("config", sorted(f"configs/DMF/{c}" for c in os.listdir("configs/DMF")
-                                          if not c.startswith("Base")))
+                                          if c.endswith(".yml") and not c.startswith("Base")))
 def test_paper_configs_build_with_the_right_shapes(config):
     cfg = load_config(config, ["MODEL.HEADS.NUM_CLASSES", "8", "MODEL.BACKBONE.PRETRAIN", "False"])
     assert tuple(cfg.INPUT.SIZE_TRAIN) == (256, 128) and cfg.SOLVER.IMS_PER_BATCH == 64
@@ -150,6 +150,22 @@ def test_paper_configs_build_with_the_right_shapes(config):
     with torch.no_grad():
         feats = model({"images": torch.rand(2, 3, 256, 128) * 255})
     assert feats.shape == (2, 768)
+
+
+@pytest.mark.parametrize("config", ["configs/DMF/real/duke_to_market.yml",
+                                    "configs/DMF/real/baseline_duke_to_market.yml"])
+def test_real_photo_configs_train_on_duke_identities_and_test_on_market(config):
+    """CPU-scale stage II of the real-photo table: the DMF config is the demo model (so the
+    synthetic table's stage I loads), the anchor FastReID's stock Baseline; same data, epochs."""
+    cfg = load_config(config, ["MODEL.HEADS.NUM_CLASSES", "8"])
+    assert cfg.DATASETS.NAMES == ("DukeMTMCSubset",) and cfg.DATASETS.TESTS == ("Market1501",)
+    assert (cfg.DATASETS.HELD_OUT.TRAIN_IDS, cfg.DATASETS.HELD_OUT.VAL_IDS, cfg.SOLVER.MAX_EPOCH) == (200, 100, 6)
+    stage1 = load_config("configs/Demo/dmf_stage1_synth.yml" if "baseline" not in config
+                         else "configs/Demo/baseline_stage1_synth.yml")
+    assert cfg.MODEL.BACKBONE == stage1.MODEL.BACKBONE and tuple(cfg.INPUT.SIZE_TRAIN) == (128, 64)
+    with torch.no_grad():
+        feats = build_model(cfg).eval()({"images": torch.rand(2, 3, 128, 64) * 255})
+    assert feats.shape == (2, cfg.MODEL.BACKBONE.FEAT_DIM)
 
 
 def test_bad_inputs(tmp_path):

