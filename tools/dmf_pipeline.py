@@ -10,16 +10,13 @@ and finished stages are not trained again. ``--variant`` selects the DMF Table 1
 both (DMF), image, text, or none (stage II from scratch).
 """
 import argparse
-import json
 import os
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from fastreid_multimodal.evaluation.results import (PER_QUERY_FILE, format_table,  # noqa: E402
-                                                    read_results, write_results)
-from fastreid_multimodal.utils.io import atomic_write_json  # noqa: E402
+from fastreid_multimodal.evaluation.results import format_table, publish_results  # noqa: E402
 
 TRAIN_NET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "train_net.py")
 
@@ -62,12 +59,7 @@ def main(argv=None):
         finetune_opts += ["MODEL.WEIGHTS", os.path.join(stage1, "model_final.pth")]
     run_stage(args.finetune, stage2, finetune_opts + ["MODEL.DMF.MODALITIES", "image"],
               args.num_gpus)
-    results = read_results(stage2)
-    per_query = os.path.join(stage2, PER_QUERY_FILE)
-    if os.path.isfile(per_query):  # stage II's, before results.json marks the pipeline done
-        with open(per_query) as f:
-            atomic_write_json(os.path.join(args.output_dir, PER_QUERY_FILE), json.load(f))
-    write_results(results, args.output_dir)
+    results = publish_results(stage2, args.output_dir)
     print(f"\nDMF ({args.variant} pre-training) -> {args.output_dir}/results.md\n")
     print(format_table(results))
 

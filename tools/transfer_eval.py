@@ -10,16 +10,13 @@ again, so a model trained for another table is reused); the evaluation writes re
 the per-query APs into --output-dir (the evaluation's own log in its eval/).
 """
 import argparse
-import json
 import os
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from fastreid_multimodal.evaluation.results import (PER_QUERY_FILE, format_table,  # noqa: E402
-                                                    read_results, write_results)
-from fastreid_multimodal.utils.io import atomic_write_json  # noqa: E402
+from fastreid_multimodal.evaluation.results import format_table, publish_results  # noqa: E402
 
 TRAIN_NET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "train_net.py")
 
@@ -50,12 +47,7 @@ def main(argv=None):
     run([sys.executable, TRAIN_NET, "--config-file", args.config_file, "--eval-only", *args.opts,
          "MODEL.WEIGHTS", os.path.join(args.train_dir, "model_final.pth"), "DATASETS.TESTS", tests,
          "OUTPUT_DIR", evaluation])
-    results = read_results(evaluation)
-    per_query = os.path.join(evaluation, PER_QUERY_FILE)
-    if os.path.isfile(per_query):  # before results.json, which marks the run done
-        with open(per_query) as f:
-            atomic_write_json(os.path.join(args.output_dir, PER_QUERY_FILE), json.load(f))
-    write_results(results, args.output_dir)
+    results = publish_results(evaluation, args.output_dir)
     print(format_table(results))
 
 

@@ -60,3 +60,15 @@ def write_per_query(per_query, output_dir):
 def read_results(output_dir):
     with open(os.path.join(output_dir, "results.json")) as f:
         return json.load(f)
+
+
+def publish_results(source_dir, output_dir):
+    """A finished evaluation's results (and per-query APs) from ``source_dir`` into ``output_dir``:
+    the per-query file first, because results.json marks a tools/ run done. Returns the results."""
+    results = read_results(source_dir)
+    per_query = os.path.join(source_dir, PER_QUERY_FILE)
+    if os.path.isfile(per_query):
+        with open(per_query) as f:
+            atomic_write_json(os.path.join(output_dir, PER_QUERY_FILE), json.load(f))
+    write_results(results, output_dir)
+    return results

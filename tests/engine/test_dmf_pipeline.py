@@ -60,7 +60,8 @@ def test_stage1_dir_pretrains_there_and_stage_two_loads_it(tmp_path, monkeypatch
     spec.loader.exec_module(pipeline)
     calls = []
     monkeypatch.setattr(pipeline, "run_stage", lambda config, out, opts, gpus: calls.append((config, out, opts)))
-    monkeypatch.setattr(pipeline, "read_results", lambda folder: {"Market1501": {"mAP": 1.0}})
+    monkeypatch.setattr("fastreid_multimodal.evaluation.results.read_results",
+                        lambda folder: {"Market1501": {"mAP": 1.0}})
     shared = str(tmp_path / "shared" / "stage1")
     pipeline.main(["--pretrain", "pre.yml", "--finetune", "ft.yml", "--output-dir", str(tmp_path / "run"),
                    "--stage1-dir", shared, "--variant", "text", "SEED", "3"])
