@@ -7,10 +7,10 @@ import logging
 
 import pytest
 import torch
-from fastreid.modeling.backbones import build_backbone
 from fastreid.modeling.meta_arch import build_model
 
 from fastreid_multimodal.engine import load_config
+from vit_b import vit_b as shared_vit_b
 from fastreid_multimodal.errors import ConfigError
 from fastreid_multimodal.modeling.backbones.pretrained import (checkpoint_filter_fn,
                                                                missing_encoder_keys,
@@ -20,9 +20,6 @@ open_clip = pytest.importorskip("open_clip", reason="open-clip-torch (the test e
 
 CLIP_MEAN = [v * 255 for v in (0.48145466, 0.4578275, 0.40821073)]
 CLIP_STD = [v * 255 for v in (0.26862954, 0.26130258, 0.27577711)]
-VIT_B = ["MODEL.BACKBONE.NAME", "build_dmf_vit_backbone", "MODEL.VIT.EMBED_DIM", "768",
-         "MODEL.BACKBONE.FEAT_DIM", "768", "MODEL.VIT.DEPTH", "12", "MODEL.VIT.NUM_HEADS", "12",
-         "MODEL.DEVICE", "cpu", "MODEL.VIT.PRE_NORM", "True", "MODEL.BACKBONE.PRETRAIN", "True"]
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +33,7 @@ def clip(tmp_path_factory):
 
 
 def vit_b(path, *opts):
-    cfg = load_config("configs/Base-Baseline.yml", VIT_B + ["MODEL.BACKBONE.PRETRAIN_PATH", path, *opts])
-    return build_backbone(cfg).eval()
+    return shared_vit_b(path, "MODEL.VIT.PRE_NORM", "True", *opts)  # CLIP's ln_pre
 
 
 def clip_normalised(images):

@@ -7,19 +7,16 @@ import logging
 
 import pytest
 import torch
-from fastreid.modeling.backbones import build_backbone
 from fastreid.modeling.meta_arch import build_model
 
 from fastreid_multimodal.engine import load_config
+from vit_b import vit_b
 from fastreid_multimodal.modeling.backbones.pretrained import checkpoint_filter_fn, missing_encoder_keys
 
 timm = pytest.importorskip("timm")
 
 IMAGENET_MEAN = [v * 255 for v in (0.485, 0.456, 0.406)]
 IMAGENET_STD = [v * 255 for v in (0.229, 0.224, 0.225)]
-VIT_B = ["MODEL.BACKBONE.NAME", "build_dmf_vit_backbone", "MODEL.VIT.EMBED_DIM", "768",
-         "MODEL.BACKBONE.FEAT_DIM", "768", "MODEL.VIT.DEPTH", "12", "MODEL.VIT.NUM_HEADS", "12",
-         "MODEL.DEVICE", "cpu", "MODEL.BACKBONE.PRETRAIN", "True"]
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +29,6 @@ def vit(tmp_path_factory):
     return model, str(path)
 
 
-def vit_b(path, *opts):
-    cfg = load_config("configs/Base-Baseline.yml", VIT_B + ["MODEL.BACKBONE.PRETRAIN_PATH", path, *opts])
-    return build_backbone(cfg).eval()
 
 
 def test_the_loaded_image_path_computes_the_timm_vits_features(vit):
