@@ -85,9 +85,10 @@ def add_multimodal_config(cfg):
     _C.MODEL.MMET.FUSION_DEPTH = 6  # multimodal (fusion) encoder blocks over [CLS_M] + h_I + h_T (FLAVA: 6)
     _C.MODEL.MMET.PAIR_PROB = 0.8  # per load, a captioned training image keeps its caption (a pair) with this probability, else image-only
     _C.MODEL.MMET.SPLIT_PROB = 0.25  # per load, a kept pair is split with this probability: its unpaired image or (half the time) its unpaired text
-    _C.MODEL.MMET.IMAGE_MASK_RATIO = 0.15  # fraction masked of the pedestrian's patches (foreground mode) or of all patches (random), in (0, 1)
+    _C.MODEL.MMET.IMAGE_MASK_RATIO = 0.15  # fraction of patches masked, of the pedestrian's or of the mode's region (MASK_COUNT), in (0, 1)
     _C.MODEL.MMET.TEXT_MASK_RATIO = 0.15  # fraction of caption tokens masked, BERT 80/10/10 (MLM, MMM), in (0, 1)
     _C.MODEL.MMET.MASK_MODE = "foreground"  # foreground: mask pedestrian patches (mask file, else centred-ellipse prior); random
+    _C.MODEL.MMET.MASK_COUNT = "pedestrian"  # patches masked: pedestrian (ratio x pedestrian patches in both modes: same count, different place) or region (ratio x the mode's region: pedestrian or whole grid)
     _C.MODEL.MMET.FOREGROUND_THRESHOLD = 0.5  # a patch is "pedestrian" when at least this fraction of its pixels is foreground
     _C.MODEL.MMET.MIM_WEIGHT = 1.0  # weight of MaskedImageModeling
     _C.MODEL.MMET.MLM_WEIGHT = 1.0  # weight of MaskedLanguageModeling
@@ -113,6 +114,7 @@ def add_multimodal_config(cfg):
 
 # -- allowed values of the keys above, checked before anything is built ------------------------
 MASK_MODES = ("foreground", "random")  # MODEL.MMET.MASK_MODE
+MASK_COUNTS = ("pedestrian", "region")  # MODEL.MMET.MASK_COUNT
 MMET_EVAL_FEATURES = ("image", "fusion")  # MODEL.MMET.EVAL_FEATURE
 ITM_INPUTS = ("masked", "clean")  # MODEL.MMET.ITM_INPUTS
 GC_FEATURES = ("cls", "bnneck")  # MODEL.MMET.GC_FEATURE
@@ -157,6 +159,7 @@ def check_mmet_config(cfg):
     check_probability(mmet.PAIR_PROB, "MODEL.MMET.PAIR_PROB")
     check_probability(mmet.SPLIT_PROB, "MODEL.MMET.SPLIT_PROB")
     check_choice(mmet.MASK_MODE, MASK_MODES, "MODEL.MMET.MASK_MODE")
+    check_choice(mmet.MASK_COUNT, MASK_COUNTS, "MODEL.MMET.MASK_COUNT")
     check_choice(mmet.EVAL_FEATURE, MMET_EVAL_FEATURES, "MODEL.MMET.EVAL_FEATURE")
     check_choice(mmet.ITM_INPUTS, ITM_INPUTS, "MODEL.MMET.ITM_INPUTS")
     check_choice(mmet.GC_FEATURE, GC_FEATURES, "MODEL.MMET.GC_FEATURE")

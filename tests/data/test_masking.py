@@ -64,12 +64,33 @@ def test_masking_ratio_outside_zero_one_names_the_key(ratio, tokenizer):
                                        ["MODEL.MMET.IMAGE_MASK_RATIO", str(ratio)]))
 
 
-def test_random_mode_masks_fifteen_percent_anywhere():
-    masker = PatchMasker(0.15, "random", 16, 12, (256, 128))
-    assert masker.num_patches == 21 * 10 and masker.num_masked == 32
+def test_random_mode_with_region_count_masks_fifteen_percent_of_the_grid_anywhere():
+    masker = PatchMasker(0.15, "random", 16, 12, (256, 128), count="region")
+    assert masker.num_patches == 21 * 10 and not masker.needs_foreground
     masks = torch.stack([masker(generator=torch.Generator().manual_seed(i)) for i in range(200)])
     assert (masks.sum(1) == 32).all()
     assert masks.any(0).all()  # every patch, background included, gets masked sometimes
+
+
+def test_pedestrian_count_makes_random_and_foreground_modes_hide_the_same_number(synth):
+    """MASK_COUNT pedestrian: both modes hide round(ratio x pedestrian patches); random mode
+    spreads them over the whole grid (background included), foreground mode keeps them on it."""
+    foreground_masker = PatchMasker(0.15, "foreground", 8, 8, (128, 64))
+    random_masker = PatchMasker(0.15, "random", 8, 8, (128, 64))
+    assert random_masker.needs_foreground
+    on_background = 0
+    for name in sorted(os.listdir(os.path.join(synth, "images"))):
+        foreground = load_foreground(os.path.join(synth, "images", name), (128, 64))
+        fraction = foreground_fraction(foreground, 8, 8)
+        expected = max(1, round(0.15 * int((fraction >= 0.5).sum())))
+        assert expected >= 3  # several patches at 8-px patches on 128x64 (the MMET demo geometry)
+        for seed in range(5):
+            generator = torch.Generator().manual_seed(seed)
+            fg, rnd = foreground_masker(foreground, generator), random_masker(foreground, generator)
+            assert fg.sum() == rnd.sum() == expected
+            assert (fraction[fg] >= 0.5).all()
+            on_background += int((fraction[rnd] == 0).sum())
+    assert on_background > 0
 
 
 def test_foreground_masks_fall_inside_the_foreground():
@@ -90,7 +111,7 @@ def test_foreground_masks_hide_the_configured_fraction_of_the_pedestrian(ratio, 
     """On every SynthPerson mask: the masked share of the pedestrian's patches is the ratio
     (+-1 patch), and of its pixels close to it; random mode hides the ratio of the whole grid."""
     masker = PatchMasker(ratio, "foreground", 16, 16, (128, 64))
-    random_masker = PatchMasker(ratio, "random", 16, 16, (128, 64))
+    random_masker = PatchMasker(ratio, "random", 16, 16, (128, 64), count="region")
     for name in sorted(os.listdir(os.path.join(synth, "images"))):
         foreground = load_foreground(os.path.join(synth, "images", name), (128, 64))
         fraction = foreground_fraction(foreground, 16, 16)
@@ -150,8 +171,12 @@ def test_masks_follow_flip_and_pad(tmp_path):
 def test_foreground_masking_refuses_crops_it_cannot_follow():
     with pytest.raises(ConfigError, match=r"INPUT\.CROP\.ENABLED"):
         build_patch_masker(load_config("configs/Demo/mmet_synth.yml", ["INPUT.CROP.ENABLED", "True"]))
+    with pytest.raises(ConfigError, match=r"MASK_COUNT pedestrian"):  # it counts the pedestrian
+        build_patch_masker(load_config("configs/Demo/mmet_synth.yml", [
+            "INPUT.CROP.ENABLED", "True", "MODEL.MMET.MASK_MODE", "random"]))
     build_patch_masker(load_config("configs/Demo/mmet_synth.yml", [
-        "INPUT.CROP.ENABLED", "True", "MODEL.MMET.MASK_MODE", "random"]))
+        "INPUT.CROP.ENABLED", "True", "MODEL.MMET.MASK_MODE", "random",
+        "MODEL.MMET.MASK_COUNT", "region"]))
 
 
 # -- token masks ------------------------------------------------------------------------------------
