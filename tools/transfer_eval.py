@@ -7,7 +7,9 @@ pre-train on synthetic people, test directly on real Re-ID sets).
 
 Training runs tools/train_net.py with --resume in --train-dir (a finished training is not run
 again, so a model trained for another table is reused); the evaluation writes results.json and
-the per-query APs into --output-dir (the evaluation's own log in its eval/).
+the per-query APs into --output-dir (the evaluation's own log in its eval/). ``--eval-opt KEY
+VALUE`` (repeatable) changes only the evaluation, e.g. which feature ranks
+(``MODEL.MMET.EVAL_FEATURE fusion``) for a model trained with the default.
 """
 import argparse
 import os
@@ -27,6 +29,8 @@ def parse_args(argv=None):
     parser.add_argument("--train-dir", required=True, help="OUTPUT_DIR of the training")
     parser.add_argument("--tests", required=True, nargs="+", help="registered data sets to test on")
     parser.add_argument("--output-dir", required=True, help="results.json of the tests goes here")
+    parser.add_argument("--eval-opt", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
+                        help="an override for the evaluation only (repeatable)")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides for both steps")
     return parser.parse_args(argv)
 
@@ -44,7 +48,8 @@ def main(argv=None):
          "OUTPUT_DIR", args.train_dir])
     tests = "(" + "".join(f'"{name}", ' for name in args.tests) + ")"
     evaluation = os.path.join(args.output_dir, "eval")
-    run([sys.executable, TRAIN_NET, "--config-file", args.config_file, "--eval-only", *args.opts,
+    eval_opts = [part for pair in args.eval_opt for part in pair]
+    run([sys.executable, TRAIN_NET, "--config-file", args.config_file, "--eval-only", *args.opts, *eval_opts,
          "MODEL.WEIGHTS", os.path.join(args.train_dir, "model_final.pth"), "DATASETS.TESTS", tests,
          "OUTPUT_DIR", evaluation])
     results = publish_results(evaluation, args.output_dir)

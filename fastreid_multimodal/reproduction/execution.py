@@ -1,6 +1,6 @@
 """Training the planned runs of a table: each one a tools/ process, ``jobs`` at a time with the
 CPU threads split between them; a run finished meanwhile (by another reproduction sharing it) is
-not trained again, and a failure stops the queue.
+not trained again, a run that tests another's model waits for it, and a failure stops the queue.
 """
 import os
 import subprocess
@@ -43,7 +43,7 @@ def execute(runs, jobs=1, log=print):
             failed.append(run)
 
     for run in todo:
-        while len(active) >= jobs:
+        while len(active) >= jobs or any(entry[0].output_dir == run.after for entry in active):
             ended = [entry for entry in active if entry[1].poll() is not None]
             for entry in ended:
                 finish(entry)

@@ -15,7 +15,8 @@ T2I = "text2image/"  # prefix of text->image retrieval metrics in results.json
 class Run:
     """How one row is produced. kind 'pipeline': tools/dmf_pipeline.py (stage I + II);
     kind 'train': tools/train_net.py with one config; kind 'transfer': tools/transfer_eval.py
-    (the 'train' run of the same config and options, then its final model tested on ``tests``)."""
+    (the 'train' run of the same config and options, then its final model tested on ``tests``,
+    with ``eval_opts`` on the evaluation only)."""
     kind: str
     config: str                  # train, transfer: the config; pipeline: the stage II config
     pretrain: str = ""           # pipeline: the stage I config
@@ -23,6 +24,7 @@ class Run:
     opts: Tuple[str, ...] = ()
     folder: str = ""             # names its run folders instead of the first row using it
     tests: Tuple[str, ...] = ()  # transfer: the data sets tested on
+    eval_opts: Tuple[str, ...] = ()  # transfer: overrides of the evaluation only (the training is shared)
 
 
 @dataclass(frozen=True)
@@ -126,18 +128,27 @@ def _real_mmet():
                         (STOCK_BASELINE, "MMET + MMM")))
 
 
-def _synthetic_mmet(title, *rows, mmm_row, anchor=False):
+def _synthetic_mmet(title, *rows, mmm_row, anchor=False, fusion_row=None):
     """An MMET table on SynthPerson: image->image and text->image metrics on the three targets;
     ``rows`` are (name, configs/Demo config name), then the MMM run the two tables share. With
-    ``anchor``, FastReID's stock Baseline on the same ImageNet network, trained on the same source
-    images (the A/A table's runs), closes the table: steps are the rows' order, then anchor -> MMM."""
+    ``fusion_row``, the MMM models ranked on [CLS_M] of the image alone (MODEL.MMET.EVAL_FEATURE
+    fusion, the feature the paper's Re-ID classifier reads), evaluated without training again.
+    With ``anchor``, FastReID's stock Baseline on the same ImageNet network, trained on the same
+    source images (the A/A table's runs), closes the table. Steps: the rows' order up to MMM,
+    then MMM -> its [CLS_M] ranking and anchor -> MMM."""
     rows = tuple(Row(name, Run("train", f"configs/Demo/{config}.yml")) for name, config in rows) \
         + (Row(mmm_row, SYN_MMM),)
     steps = None
+    names = [row.name for row in rows]
+    if fusion_row:
+        rows += (Row(fusion_row, Run("transfer", SYN_MMM.config, tests=SYN_TARGETS,
+                                     eval_opts=("MODEL.MMET.EVAL_FEATURE", "fusion"))),)
     if anchor:
         rows += (Row(STOCK_BASELINE, STOCK_BASELINE_SYNTH),)
-        names = [row.name for row in rows]
-        steps = tuple(zip(names[:-2], names[1:-1])) + ((STOCK_BASELINE, mmm_row),)
+    if fusion_row or anchor:
+        steps = tuple(zip(names[:-1], names[1:])) + \
+            (((mmm_row, fusion_row),) if fusion_row else ()) + \
+            (((STOCK_BASELINE, mmm_row),) if anchor else ())
     return Table(title + " (image->image mAP / R1, text->image mAP / R1)", SYN_TARGETS,
                  SYN_MMET_METRICS, rows, steps=steps)
 
@@ -244,8 +255,9 @@ TABLES = {
          Row("MMET + MMM", Run("train", "configs/MMET/table1_mmm.yml"), MMET_TABLE1["mmm"])),
         synthetic=_synthetic_mmet(
             "MMET Table 1 on SynthPerson: trained on the source domain",
-            ("baseline", "mmet_synth_baseline"), ("MMET, random masking", "mmet_synth_random"),
-            mmm_row="MMET + MMM", anchor=True)),
+            ("baseline", "mmet_synth_baseline"), ("MMET, no masking", "mmet_synth_no_masking"),
+            ("MMET, random masking", "mmet_synth_random"), mmm_row="MMET + MMM", anchor=True,
+            fusion_row="MMET + MMM, ranked on [CLS_M]")),
     "mmet-real": _real_mmet(),
     "mmet-2": Table(
         "MMET Table 2: FineGPR -> CUHK-PEDES text->image (mAP / R1 / R5)", ("CUHKPEDES",),

@@ -28,6 +28,7 @@ class PlannedRun:
     command: list
     configs: tuple
     tests: tuple = ()  # data sets tested on besides the configs' own (transfer runs)
+    after: str = ""  # a run folder that must be finished first (a transfer run's training)
 
     @property
     def done(self):
@@ -116,15 +117,18 @@ def plan(table_name, output_dir, synthetic=False, seeds=(0,), extra_opts=()):
                 # command-line options change the training, so a run given any trains its own
                 train = (not extra_opts and _train_dir(output_dir, row.run, seed)) or \
                     os.path.join(out, "train")
+                eval_opts = [part for i in range(0, len(row.run.eval_opts), 2)
+                             for part in ("--eval-opt", *row.run.eval_opts[i:i + 2])]
                 command = [sys.executable, os.path.join(TOOLS, "transfer_eval.py"), "--config-file",
                            row.run.config, "--train-dir", train, "--tests", *row.run.tests,
-                           "--output-dir", out, *opts]
+                           "--output-dir", out, *eval_opts, *opts]
                 configs = (row.run.config,)
             else:
                 command = [sys.executable, os.path.join(TOOLS, "train_net.py"), "--config-file",
                            row.run.config, "--resume", *opts, "OUTPUT_DIR", out]
                 configs = (row.run.config,)
-            runs.append(PlannedRun(row.name, seed, out, command, configs, row.run.tests))
+            runs.append(PlannedRun(row.name, seed, out, command, configs, row.run.tests,
+                                   train if row.run.kind == "transfer" else ""))
     return table, runs
 
 

@@ -3,6 +3,8 @@ on a data set it never saw (MMET's protocol), results and per-query APs in the o
 import json
 import os
 
+import yaml
+
 from fastreid_multimodal.reproduction.planning import plan
 
 TINY = ["DATASETS.SYNTH.NUM_IDS", "8", "DATASETS.SYNTH.TEST_IDS", "4", "DATASETS.SYNTH.IMAGES_PER_ID", "4",
@@ -23,9 +25,13 @@ def test_trains_once_then_tests_on_an_unseen_set(market_root, tmp_path, tool):
     per_query = json.load(open(out / "results_per_query.json"))["Market1501"]["mAP"]
     assert len(per_query) == 8 and abs(sum(per_query) / 8 - results["Market1501"]["mAP"]) < 1e-3
     stamp = os.path.getmtime(train / "model_final.pth")
-    again = tool("transfer_eval.py", *args, env={"FASTREID_DATASETS": market_root})
+    assert yaml.safe_load(open(out / "eval" / "config.yaml"))["TEST"]["IMS_PER_BATCH"] != 5
+    # --eval-opt changes the evaluation only: the finished training is reused as it is
+    again = tool("transfer_eval.py", "--eval-opt", "TEST.IMS_PER_BATCH", "5", *args,
+                 env={"FASTREID_DATASETS": market_root})
     assert again.returncode == 0 and os.path.getmtime(train / "model_final.pth") == stamp
     assert "Training already finished" in again.stdout + again.stderr
+    assert yaml.safe_load(open(out / "eval" / "config.yaml"))["TEST"]["IMS_PER_BATCH"] == 5
 
 
 def test_real_mmet_table_tests_the_synthetic_tables_models():

@@ -23,7 +23,8 @@ TINY = ["MODEL.VIT.EMBED_DIM", "32", "MODEL.BACKBONE.FEAT_DIM", "32", "MODEL.VIT
         "MODEL.VIT.NUM_HEADS", "2", "MODEL.MMET.TEXT_DEPTH", "1", "MODEL.MMET.FUSION_DEPTH", "1",
         "INPUT.SIZE_TRAIN", "[64, 32]", "INPUT.SIZE_TEST", "[64, 32]", "MODEL.TEXT.MAX_LENGTH", "16",
         "MODEL.HEADS.NUM_CLASSES", "4", "MODEL.DEVICE", "cpu", "MODEL.BACKBONE.DROP_PATH_RATIO", "0.0",
-        "MODEL.IMAGE.TRANSLATOR", ""]  # the patch embedding: every image-encoder weight trains
+        "MODEL.IMAGE.TRANSLATOR", "",  # the patch embedding: every image-encoder weight trains
+        "MODEL.VIT.PATCH_SIZE", "16", "MODEL.BACKBONE.STRIDE_SIZE", "(16, 16)"]
 NUM_PATCHES = 8  # 64x32 in 16x16 patches
 IMAGE_ENCODER = ("backbone.patch_embed", "backbone.blocks", "backbone.cls_token", "backbone.pos_embed")
 TEXT_ENCODER = ("backbone.word_embeddings", "backbone.text_blocks", "backbone.text_cls_token")
@@ -170,7 +171,8 @@ def test_reid_losses_do_not_depend_on_the_mask_ratios(model):
     results = []
     for ratio in (0.15, 0.5):
         batch = make_batch(MIXED)
-        patch, token = PatchMasker(ratio, "random", 16, 16, (64, 32)), TokenMasker(ratio, tokenizer)
+        patch = PatchMasker(ratio, "random", 16, 16, (64, 32), count="region")
+        token = TokenMasker(ratio, tokenizer)
         g = torch.Generator().manual_seed(0)
         batch["patch_mask"] = torch.stack([patch(None, g) for _ in batch["images"]])
         masked = [token(ids, g) for ids in batch["text_ids"]]
@@ -586,11 +588,11 @@ def test_demo_configs_build_and_train_a_step(config):
     assert tuple(cfg.INPUT.SIZE_TRAIN) == (128, 64) and cfg.MODEL.VIT.EMBED_DIM == 192
     torch.manual_seed(0)
     model = build_model(cfg)
-    assert model.backbone.patch_embed.grid_size == (8, 4)
+    assert model.backbone.patch_embed.grid_size == (16, 8)  # 8-px patches: masks of several patches
     batch = make_batch(MIXED)
     batch["images"] = torch.rand(len(batch["images"]), 3, 128, 64) * 255
-    batch["patch_mask"] = torch.zeros(len(batch["images"]), 32, dtype=torch.bool)
-    batch["patch_mask"][:, 10] = True
+    batch["patch_mask"] = torch.zeros(len(batch["images"]), 128, dtype=torch.bool)
+    batch["patch_mask"][:, 40:44] = True
     losses = run(model, batch)
     names = set(cfg.MODEL.LOSSES.NAME)
     assert ("loss_mmm_image" in losses) == ("MaskedMultimodalModeling" in names)

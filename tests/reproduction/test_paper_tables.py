@@ -114,10 +114,10 @@ def test_synthetic_tables_have_no_paper_columns():
 def test_a_run_two_tables_share_is_planned_once():
     _, table1 = plan("mmet-1", "/tmp/out", synthetic=True, seeds=(0,))
     _, table2 = plan("mmet-2", "/tmp/out", synthetic=True, seeds=(0,))
-    assert table2[-1].output_dir == table1[2].output_dir == "/tmp/out/mmet-1-synthetic/mmet_mmm_s0"
+    assert table2[-1].output_dir == table1[3].output_dir == "/tmp/out/mmet-1-synthetic/mmet_mmm_s0"
     # MMET Table 1's anchor row is the A/A table's first run set
     _, aa = plan("aa", "/tmp/out", synthetic=True, seeds=(0,))
-    assert table1[3].output_dir == aa[0].output_dir == "/tmp/out/aa-synthetic/baseline_synth_s0"
+    assert table1[-1].output_dir == aa[0].output_dir == "/tmp/out/aa-synthetic/baseline_synth_s0"
     assert table2[0].output_dir == "/tmp/out/mmet-2-synthetic/mim_only_s0"
     _, table3 = plan("mmet-3", "/tmp/out")
     _, table4 = plan("mmet-4", "/tmp/out")
@@ -151,6 +151,30 @@ def test_synthetic_mmet_tables_report_image_and_text_queries():
         assert table.metrics == (MAP, R1, "text2image/mAP", "text2image/Rank-1")
         header = format_comparison(table, {}).splitlines()[0]
         assert "SynthPersonNight t2i mAP" in header
+
+
+def test_mmm_ranked_on_cls_m_tests_the_mmm_models_without_training_again():
+    table, runs = plan("mmet-1", "/tmp/out", synthetic=True, seeds=(2,))
+    rows = {run.row: run for run in runs}
+    mmm, fusion = rows["MMET + MMM"], rows["MMET + MMM, ranked on [CLS_M]"]
+    command = fusion.command
+    assert command[command.index("--train-dir") + 1] == mmm.output_dir == fusion.after
+    assert command[command.index("--eval-opt"):command.index("--eval-opt") + 3] == [
+        "--eval-opt", "MODEL.MMET.EVAL_FEATURE", "fusion"]
+    assert command[-2:] == ["SEED", "2"]
+    assert ("MMET + MMM", "MMET + MMM, ranked on [CLS_M]") in table.steps
+    assert [name for name, _ in table.steps[:3]] == ["baseline", "MMET, no masking",
+                                                      "MMET, random masking"]
+
+
+def test_a_run_that_tests_another_runs_model_waits_for_it(tmp_path):
+    """With two jobs, the evaluation of a model starts only once its training has finished."""
+    training = _fake_run(tmp_path, "train", "import time; time.sleep(1.0)")
+    model = os.path.join(training.output_dir, "results.json")
+    evaluation = _fake_run(tmp_path, "eval", f"assert os.path.isfile({model!r}), 'started too early'")
+    evaluation.after = training.output_dir
+    execute([training, evaluation], jobs=2, log=lambda *_: None)
+    assert evaluation.done
 
 
 def _fake_run(tmp_path, name, code):

@@ -25,7 +25,7 @@ def person(pid, generator, occluders=0):
 
 
 def batch(generator):
-    masker = PatchMasker(0.25, "random", PATCH, PATCH, (H, W))
+    masker = PatchMasker(0.25, "random", PATCH, PATCH, (H, W), count="region")
     pids = torch.randperm(NUM_IDS, generator=generator)[:8].repeat_interleave(4).tolist()
     return collate_pairs([IMAGE] * len(pids), pids, images=[person(p, generator) for p in pids],
                          patch_masks=[masker(generator=generator) for _ in pids])

@@ -106,7 +106,7 @@ def random_colours(shape, generator):
 # -- batches ----------------------------------------------------------------------------------------
 def one_patch_masker(**kwargs):
     """The project's PatchMasker, random mode, exactly one of the 8 patches per image."""
-    return PatchMasker(1 / NUM_PATCHES, "random", PATCH, PATCH, (H, W), **kwargs)
+    return PatchMasker(1 / NUM_PATCHES, "random", PATCH, PATCH, (H, W), count="region", **kwargs)
 
 
 def encode_captions(tok, captions):

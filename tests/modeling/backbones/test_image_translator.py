@@ -186,7 +186,8 @@ def test_bad_translator_settings_are_config_errors():
 
 def test_mmet_image_encoder_sits_on_the_translator():
     model = tiny_model("MODEL.MMET.TEXT_DEPTH", "1", "MODEL.MMET.FUSION_DEPTH", "1",
-                       "MODEL.VIT.STEM", "patch", config="configs/Demo/mmet_synth.yml")
+                       "MODEL.VIT.STEM", "patch", "MODEL.VIT.PATCH_SIZE", "16",
+                       "MODEL.BACKBONE.STRIDE_SIZE", "(16, 16)", config="configs/Demo/mmet_synth.yml")
     backbone = model.backbone
     images = torch.rand(2, 3, 64, 32)
     mask = torch.zeros(2, 8, dtype=torch.bool)

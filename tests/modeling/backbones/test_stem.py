@@ -17,7 +17,7 @@ TINY = ["MODEL.VIT.EMBED_DIM", "32", "MODEL.BACKBONE.FEAT_DIM", "32", "MODEL.VIT
         "MODEL.VIT.NUM_HEADS", "2", "MODEL.MMET.TEXT_DEPTH", "1", "MODEL.MMET.FUSION_DEPTH", "1",
         "INPUT.SIZE_TRAIN", "[64, 32]", "INPUT.SIZE_TEST", "[64, 32]", "MODEL.TEXT.MAX_LENGTH", "16",
         "MODEL.HEADS.NUM_CLASSES", "4", "MODEL.DEVICE", "cpu", "MODEL.IMAGE.TRANSLATOR", "",
-        "MODEL.VIT.STEM", "conv"]
+        "MODEL.VIT.PATCH_SIZE", "16", "MODEL.BACKBONE.STRIDE_SIZE", "(16, 16)", "MODEL.VIT.STEM", "conv"]
 CONFIGS = ("configs/Demo/mmet_synth.yml", "configs/Demo/dmf_stage1_synth.yml")
 
 
