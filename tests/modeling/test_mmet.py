@@ -760,3 +760,38 @@ def test_mim_reads_unpaired_images_mmm_paired_ones_each_with_per_patch_normalise
     text_of = modality[modality != IMAGE]
     assert torch.equal(out["mlm"]["labels"], batch["text_ids"][text_of == TEXT])
     assert torch.equal(out["mmm"]["text"]["labels"], batch["text_ids"][text_of == PAIR])
+
+
+# MIXED = [IMAGE, TEXT, PAIR, PAIR, IMAGE, PAIR, TEXT, PAIR]: images rows 0..5 (0 and 3 unpaired),
+# texts rows 0..5 (0 and 4 unpaired)
+PERTURBED = {  # which input element, then the losses that must move; every other loss must not
+    "an unpaired image's pixel": (("images", 0), {"loss_cls", "loss_triplet", "loss_mim"}),
+    "an unpaired caption's word": (("text_ids", 4), {"loss_cls", "loss_triplet", "loss_mlm"}),
+    "a paired image's pixel": (("images", 1), {"loss_cls", "loss_triplet", "loss_gc", "loss_itm",
+                                               "loss_mmm_image", "loss_mmm_text"}),
+    "a paired caption's word": (("text_ids", 1), {"loss_cls", "loss_triplet", "loss_gc", "loss_itm",
+                                                  "loss_mmm_image", "loss_mmm_text"}),
+}
+
+
+@pytest.mark.parametrize("what", sorted(PERTURBED))
+def test_perturbing_one_input_moves_exactly_the_losses_that_read_it(model, what):
+    """The whole forward on a mixed batch: MIM reads unpaired images only, MLM unpaired captions
+    only, L_GC / ITM / MMM pairs only, ID + triplet everything."""
+    (key, row), moving = PERTURBED[what]
+    batch = make_batch(MIXED)
+    changed = {k: v.clone() if torch.is_tensor(v) else v for k, v in batch.items()}
+    if key == "images":
+        changed["images"][row, :, 20, 10] += 60.0  # one pixel of an unmasked patch (mask: one patch)
+        assert not batch["patch_mask"][row, 2]
+    else:
+        position = 5  # an unmasked real word of that caption (token_mask: positions 2, 3)
+        for ids in (changed["text_ids"], changed["text_input"]):
+            ids[row, position] = 1999 if ids[row, position] != 1999 else 1998
+    results = []
+    for inputs in (batch, changed):
+        torch.manual_seed(0)  # the ITM negatives' draw
+        with torch.no_grad():
+            results.append(run(model, inputs))
+    moved = {name for name in results[0] if not torch.equal(results[0][name], results[1][name])}
+    assert moved == moving, (what, sorted(moved))

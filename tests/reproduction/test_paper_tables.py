@@ -141,6 +141,8 @@ def test_a_stage_one_is_trained_once_for_every_stage_two_that_starts_from_it():
     assert shared["none (baseline)"] is None and shared["stock Baseline (MobileNetV2, ImageNet)"] is None
     for run in real:
         assert run.command[-2:] == ["SEED", "3"]
+    _, reverse = plan("dmf-real-m2d", "/tmp/out", seeds=(3,))  # Market -> Duke: the same stage I
+    assert {run.row: stage1_of(run) for run in reverse} == shared
     _, with_opts = plan("dmf-real", "/tmp/out", seeds=(3,), extra_opts=("SOLVER.BASE_LR", "0.001"))
     assert all(stage1_of(run) is None for run in with_opts)
 
