@@ -101,6 +101,7 @@ def add_multimodal_config(cfg):
     _C.MODEL.MMET.GC_TEMPERATURE = 0.07  # L_GC softmax temperature on cosine similarities (CLIP's initial value)
     _C.MODEL.MMET.FUSION_REID_WEIGHT = 1.0  # weight of ID + triplet on [CLS_M] of pairs relative to [CLS_I]/[CLS_T] (0: none; they compete with ITM for [CLS_M])
     _C.MODEL.MMET.FUSION_LR_FACTOR = 1.0  # lr multiplier of the fusion encoder and ITM head (a lower lr keeps CLS_M from collapsing, so ITM can learn)
+    _C.MODEL.MMET.FUSION_LR_SCHEDULE = "shared"  # shared: the fusion encoder and ITM head follow SOLVER.SCHED; constant: their lr stays at FUSION_LR_FACTOR x BASE_LR after warm-up
     _C.MODEL.MMET.EVAL_FEATURE = "image"  # image->image features after their own BNNeck: image ([CLS_I]) or fusion ([CLS_M] of the image alone)
     _C.MODEL.MMET.EVAL_TEXT2IMAGE = True  # also evaluate text->image retrieval on test sets that have text queries
 
@@ -115,6 +116,7 @@ def add_multimodal_config(cfg):
 # -- allowed values of the keys above, checked before anything is built ------------------------
 MASK_MODES = ("foreground", "random")  # MODEL.MMET.MASK_MODE
 MASK_COUNTS = ("pedestrian", "region")  # MODEL.MMET.MASK_COUNT
+FUSION_LR_SCHEDULES = ("shared", "constant")  # MODEL.MMET.FUSION_LR_SCHEDULE
 MMET_EVAL_FEATURES = ("image", "fusion")  # MODEL.MMET.EVAL_FEATURE
 ITM_INPUTS = ("masked", "clean")  # MODEL.MMET.ITM_INPUTS
 GC_FEATURES = ("cls", "bnneck")  # MODEL.MMET.GC_FEATURE
@@ -160,6 +162,7 @@ def check_mmet_config(cfg):
     check_probability(mmet.SPLIT_PROB, "MODEL.MMET.SPLIT_PROB")
     check_choice(mmet.MASK_MODE, MASK_MODES, "MODEL.MMET.MASK_MODE")
     check_choice(mmet.MASK_COUNT, MASK_COUNTS, "MODEL.MMET.MASK_COUNT")
+    check_choice(mmet.FUSION_LR_SCHEDULE, FUSION_LR_SCHEDULES, "MODEL.MMET.FUSION_LR_SCHEDULE")
     check_choice(mmet.EVAL_FEATURE, MMET_EVAL_FEATURES, "MODEL.MMET.EVAL_FEATURE")
     check_choice(mmet.ITM_INPUTS, ITM_INPUTS, "MODEL.MMET.ITM_INPUTS")
     check_choice(mmet.GC_FEATURE, GC_FEATURES, "MODEL.MMET.GC_FEATURE")

@@ -1,4 +1,5 @@
-"""WriteResults: results.md / results.json for FastReID's own DefaultTrainer."""
+"""WriteResults: results.md / results.json for FastReID's own DefaultTrainer; ConstantAfterWarmup:
+optimizer groups that keep their initial lr once warm-up ends."""
 from fastreid.engine.train_loop import HookBase
 from fastreid.utils import comm
 
@@ -28,3 +29,25 @@ class WriteResults(HookBase):
 
     def after_train(self):
         self._write()
+
+
+class ConstantAfterWarmup(HookBase):
+    """Holds the optimizer groups marked ``constant_after_warmup`` at their initial lr once
+    warm-up is over, whatever SOLVER.SCHED does to the others (MODEL.MMET.FUSION_LR_SCHEDULE
+    constant: the fusion encoder and ITM head, whose ITM learns at a constant 1e-4 in the probe but
+    not under the run's decaying one). Register it after FastReID's LRScheduler hook, so that it
+    overrides that hook's step of the same iteration or epoch."""
+
+    def __init__(self, optimizer):
+        self.groups = [g for g in optimizer.param_groups if g.get("constant_after_warmup")]
+
+    def _hold(self):
+        if self.trainer.iter + 1 >= self.trainer.warmup_iters:
+            for group in self.groups:
+                group["lr"] = group["initial_lr"]
+
+    def after_step(self):
+        self._hold()
+
+    def after_epoch(self):
+        self._hold()

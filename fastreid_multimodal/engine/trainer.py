@@ -11,6 +11,7 @@ from fastreid.data.build import _test_loader_from_config
 from fastreid.data.common import CommDataset
 from fastreid.data.data_utils import DataLoaderX
 from fastreid.engine import DefaultTrainer
+from fastreid.engine.hooks import LRScheduler
 from fastreid.evaluation import ReidEvaluator
 from fastreid.utils import comm
 
@@ -24,6 +25,7 @@ from ..evaluation.results import (format_table, results_per_target, write_per_qu
                                   write_results)
 from ..evaluation.text_retrieval import PREFIX, TextToImageEvaluator, format_text_table
 from ..utils.model import unwrap
+from .hooks import ConstantAfterWarmup
 from .translators import TranslatorRecord, check_same_translators
 from ..utils.safe_load import load_weights
 
@@ -56,8 +58,16 @@ class MultimodalTrainer(DefaultTrainer):
     def build_optimizer(cls, cfg, model):
         optimizer, param_wrapper = super().build_optimizer(cfg, model)
         if cfg.MODEL.META_ARCHITECTURE in LR_FACTOR_MODELS:  # MODEL.MMET.FUSION_LR_FACTOR
-            scale_learning_rates(optimizer, unwrap(model).lr_factors())
+            scale_learning_rates(optimizer, unwrap(model).lr_factors(),
+                                 constant=cfg.MODEL.MMET.FUSION_LR_SCHEDULE == "constant")
         return optimizer, param_wrapper
+
+    def build_hooks(self):
+        hooks = super().build_hooks()
+        if any(g.get("constant_after_warmup") for g in self.optimizer.param_groups):
+            after = next(i for i, h in enumerate(hooks) if isinstance(h, LRScheduler)) + 1
+            hooks.insert(after, ConstantAfterWarmup(self.optimizer))
+        return hooks
 
     def resume_or_load(self, resume=True):
         if comm.is_main_process():
@@ -224,9 +234,10 @@ def num_classes_in_checkpoint(path, checkpoint=None):
     return int(weights[0].shape[0]) if weights else 0
 
 
-def scale_learning_rates(optimizer, factors):
+def scale_learning_rates(optimizer, factors, constant=False):
     """Multiply the lr of every optimizer group whose parameters all have a factor in ``factors``
-    ({parameter: factor}). Called before the scheduler is built, so that the scheduler's
+    ({parameter: factor}); with ``constant``, mark those groups to keep that lr after warm-up
+    (hooks.ConstantAfterWarmup). Called before the scheduler is built, so that the scheduler's
     initial_lr is the scaled one. Needs per-parameter groups (FastReID's contiguous buffers hide
     which parameter is which: then the factors are not applied, and the log says so)."""
     by_id = {id(p): f for p, f in factors.items()}
@@ -235,6 +246,7 @@ def scale_learning_rates(optimizer, factors):
         found = {by_id.get(id(p)) for p in group["params"]}
         if len(found) == 1 and None not in found:
             group["lr"] *= found.pop()
+            group["constant_after_warmup"] = constant
             scaled += 1
     if by_id and not scaled:
         logger.warning("learning-rate factors for %d parameters not applied: the optimizer groups "

@@ -57,6 +57,7 @@ SYN_MMET_METRICS = (MAP, R1, T2I + MAP, T2I + R1)
 SYN_MMM = Run("train", "configs/Demo/mmet_synth.yml")  # in every synthetic MMET table: trained once
 GC_BNNECK = ("MODEL.MMET.GC_FEATURE", "bnneck")
 NO_FUSION_REID = ("MODEL.MMET.FUSION_REID_WEIGHT", "0.0")
+FUSION_LR_CONSTANT = ("MODEL.MMET.FUSION_LR_SCHEDULE", "constant")
 PATCH_STEM, CONV_STEM = ("MODEL.VIT.STEM", "patch"), ("MODEL.VIT.STEM", "conv")
 
 
@@ -281,6 +282,9 @@ TABLES = {
     "mmet-fusion": _mmm_ablation(
         "ID + triplet on [CLS_M] or not", ("ID + triplet on [CLS_M]", (), ()),
         ("[CLS_M] left to ITM / MMM", NO_FUSION_REID, NO_FUSION_REID)),
+    "mmet-itm": _mmm_ablation(  # ITM learns at a constant lr on frozen encodings, not in the run
+        "the fusion encoder's learning-rate schedule", ("shared (cosine)", (), ()),
+        ("constant after warm-up", FUSION_LR_CONSTANT, FUSION_LR_CONSTANT)),
     "mmet-stem": _mmm_ablation(  # the paper's configs use the patchify stem, the demo the conv one
         "the image encoder's stem", ("patchify stem", (), PATCH_STEM),
         ("convolutional stem", CONV_STEM, ())),

@@ -79,6 +79,7 @@ class MMET(PixelNormalization):
         self.itm_on_clean = cfg.MODEL.MMET.ITM_INPUTS == "clean"
         self.gc_on_bnneck = cfg.MODEL.MMET.GC_FEATURE == "bnneck"
         self.fusion_lr_factor = cfg.MODEL.MMET.FUSION_LR_FACTOR
+        self.fusion_lr_constant = cfg.MODEL.MMET.FUSION_LR_SCHEDULE == "constant"
         self.fusion_reid_weight = float(cfg.MODEL.MMET.FUSION_REID_WEIGHT)
         self.backbone = build_backbone(cfg)
         self.heads = build_heads(cfg)  # [CLS_I]: FastReID's name, what stage II and eval read
@@ -105,7 +106,7 @@ class MMET(PixelNormalization):
         """{parameter: lr multiplier} for MultimodalTrainer.build_optimizer: the fusion encoder and
         the ITM head get MODEL.MMET.FUSION_LR_FACTOR (at the demo's Adam lr 5e-4 the fused CLS
         collapsed to a constant within 50 steps and ITM stayed at chance; at 1e-4 it learns)."""
-        if self.fusion_lr_factor == 1.0:
+        if self.fusion_lr_factor == 1.0 and not self.fusion_lr_constant:
             return {}
         modules = [self.backbone.fusion_blocks, self.backbone.fusion_norm,
                    self.backbone.image_to_fusion, self.backbone.text_to_fusion]
