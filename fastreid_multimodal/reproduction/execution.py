@@ -1,6 +1,7 @@
 """Training the planned runs of a table: each one a tools/ process, ``jobs`` at a time with the
 CPU threads split between them; a run finished meanwhile (by another reproduction sharing it) is
-not trained again, a run that tests another's model waits for it, and a failure stops the queue.
+not trained again, a run that tests another's model waits for it (the runs behind it go first),
+and a failure stops the queue.
 """
 import os
 import subprocess
@@ -42,13 +43,21 @@ def execute(runs, jobs=1, log=print):
         if proc.returncode != 0:
             failed.append(run)
 
-    for run in todo:
-        while len(active) >= jobs or any(entry[0].output_dir == run.after for entry in active):
+    def waiting(run):  # its model is still being trained
+        return any(entry[0].output_dir == run.after for entry in active)
+
+    while todo:
+        # the first run in plan order whose training is not running; a run that tests a model
+        # in training lets the runs behind it go first
+        run = next((r for r in todo if not waiting(r)), None)
+        while len(active) >= jobs or run is None:
             ended = [entry for entry in active if entry[1].poll() is not None]
             for entry in ended:
                 finish(entry)
             if not ended:
                 time.sleep(1)
+            run = next((r for r in todo if not waiting(r)), None)
+        todo.remove(run)
         if failed:  # no new runs after a failure; the running ones finish
             break
         if run.done:  # finished meanwhile by another reproduction sharing the run

@@ -175,8 +175,12 @@ def test_a_run_that_tests_another_runs_model_waits_for_it(tmp_path):
     model = os.path.join(training.output_dir, "results.json")
     evaluation = _fake_run(tmp_path, "eval", f"assert os.path.isfile({model!r}), 'started too early'")
     evaluation.after = training.output_dir
-    execute([training, evaluation], jobs=2, log=lambda *_: None)
-    assert evaluation.done
+    behind = _fake_run(tmp_path, "behind", f"assert not os.path.isfile({model!r}), 'started too late'")
+    started = []
+    execute([training, evaluation, behind], jobs=2, log=started.append)
+    assert evaluation.done and behind.done
+    order = [line.split(":")[1].split(" seed")[0].strip() for line in started if line.startswith("run:")]
+    assert order == ["train", "behind", "eval"]  # the waiting run lets the one behind it go first
 
 
 def _fake_run(tmp_path, name, code):
