@@ -117,10 +117,10 @@ class PatchMasker:
         if foreground is None:
             foreground = ellipse_prior(self.img_size)
         fraction = foreground_fraction(foreground, self.patch_size, self.stride)
-        if self.mode == "random":
-            mask[order[:self.number_masked(int((fraction >= self.threshold).sum()))]] = True
-            return mask
         count = self.number_masked(int((fraction >= self.threshold).sum()))
+        if self.mode == "random":
+            mask[order[:count]] = True
+            return mask
         # pedestrian patches first (in random order), then the rest by decreasing fraction
         shuffled = fraction[order]
         key = torch.where(shuffled >= self.threshold, torch.full_like(shuffled, 2.0), shuffled)

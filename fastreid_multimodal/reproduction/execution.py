@@ -47,16 +47,17 @@ def execute(runs, jobs=1, log=print):
         return any(entry[0].output_dir == run.after for entry in active)
 
     while todo:
-        # the first run in plan order whose training is not running; a run that tests a model
-        # in training lets the runs behind it go first
-        run = next((r for r in todo if not waiting(r)), None)
-        while len(active) >= jobs or run is None:
+        while True:
+            # the first run in plan order whose training is not running: a run that tests a
+            # model in training lets the runs behind it go first
+            run = next((r for r in todo if not waiting(r)), None)
+            if run is not None and len(active) < jobs:
+                break
             ended = [entry for entry in active if entry[1].poll() is not None]
             for entry in ended:
                 finish(entry)
             if not ended:
                 time.sleep(1)
-            run = next((r for r in todo if not waiting(r)), None)
         todo.remove(run)
         if failed:  # no new runs after a failure; the running ones finish
             break
