@@ -102,6 +102,7 @@ def add_multimodal_config(cfg):
     _C.MODEL.MMET.FUSION_REID_WEIGHT = 1.0  # weight of ID + triplet on [CLS_M] of pairs relative to [CLS_I]/[CLS_T] (0: none; they compete with ITM for [CLS_M])
     _C.MODEL.MMET.FUSION_LR_FACTOR = 1.0  # lr multiplier of the fusion encoder and ITM head (a lower lr keeps CLS_M from collapsing, so ITM can learn)
     _C.MODEL.MMET.FUSION_LR_SCHEDULE = "shared"  # shared: the fusion encoder and ITM head follow SOLVER.SCHED; constant: their lr stays at FUSION_LR_FACTOR x BASE_LR after warm-up
+    _C.MODEL.MMET.CLASSIFIER = "shared"  # identity classifier of [CLS_I], [CLS_T], [CLS_M]: shared (one identity space) or per_modality (one each; the paper's "a classifier head on top of" each CLS)
     _C.MODEL.MMET.EVAL_FEATURE = "image"  # image->image features after their own BNNeck: image ([CLS_I]) or fusion ([CLS_M] of the image alone)
     _C.MODEL.MMET.EVAL_TEXT2IMAGE = True  # also evaluate text->image retrieval on test sets that have text queries
 
@@ -120,6 +121,7 @@ FUSION_LR_SCHEDULES = ("shared", "constant")  # MODEL.MMET.FUSION_LR_SCHEDULE
 MMET_EVAL_FEATURES = ("image", "fusion")  # MODEL.MMET.EVAL_FEATURE
 ITM_INPUTS = ("masked", "clean")  # MODEL.MMET.ITM_INPUTS
 GC_FEATURES = ("cls", "bnneck")  # MODEL.MMET.GC_FEATURE
+MMET_CLASSIFIERS = ("shared", "per_modality")  # MODEL.MMET.CLASSIFIER
 MMET_LOSSES = ("CrossEntropyLoss", "TripletLoss", "GlobalContrastive", "MaskedImageModeling",
                "MaskedLanguageModeling", "MaskedMultimodalModeling", "ImageTextMatching")  # MODEL.LOSSES.NAME of MMET
 MMET_WEIGHT_KEYS = ("MODEL.MMET.MIM_WEIGHT", "MODEL.MMET.MLM_WEIGHT", "MODEL.MMET.MMM_WEIGHT",
@@ -166,6 +168,7 @@ def check_mmet_config(cfg):
     check_choice(mmet.EVAL_FEATURE, MMET_EVAL_FEATURES, "MODEL.MMET.EVAL_FEATURE")
     check_choice(mmet.ITM_INPUTS, ITM_INPUTS, "MODEL.MMET.ITM_INPUTS")
     check_choice(mmet.GC_FEATURE, GC_FEATURES, "MODEL.MMET.GC_FEATURE")
+    check_choice(mmet.CLASSIFIER, MMET_CLASSIFIERS, "MODEL.MMET.CLASSIFIER")
     unknown = [n for n in cfg.MODEL.LOSSES.NAME if n not in MMET_LOSSES]
     if unknown:
         raise ConfigError(f"MODEL.LOSSES.NAME: {unknown} is not an MMET loss; allowed: "

@@ -4,7 +4,8 @@ renderer gets wrong that a model trained on it then meets (colour saturation, co
 
     python tools/image_statistics.py NAME=FOLDER [NAME=FOLDER ...] [--every 20] [--limit 300]
 
-Each folder's *.jpg/*.png (sorted, every --every-th, at most --limit) is resized to 64x128 and
+Each folder's *.jpg/*.png, with those of its per-identity folders (<pid>/: FineGPR's release,
+a SynthPerson domain's images/), sorted, every --every-th, at most --limit, is resized to 64x128 and
 measured: mean brightness, contrast (pixel std), saturation ((max-min)/max over RGB) and sharpness
 (std of the 4-neighbour Laplacian of the grey image); one markdown row per folder.
 """
@@ -29,8 +30,17 @@ def image_statistics(image):
             "saturation": ((top - bottom) / np.maximum(top, 1e-6)).mean(), "sharpness": laplacian.std()}
 
 
+def image_files(folder):
+    """The images of ``folder`` and of its per-identity folders, sorted by path. Only folders named
+    by an identity number are entered, so a data set's other folders (masks/) stay out."""
+    identities = [d for d in glob.glob(os.path.join(folder, "*"))
+                  if os.path.isdir(d) and os.path.basename(d).isdigit()]
+    return sorted(f for d in [folder] + identities for ext in ("jpg", "png")
+                  for f in glob.glob(os.path.join(d, f"*.{ext}")))
+
+
 def folder_statistics(folder, every=20, limit=300):
-    files = sorted(f for ext in ("jpg", "png") for f in glob.glob(os.path.join(folder, f"*.{ext}")))
+    files = image_files(folder)
     chosen = files[::every][:limit]
     if not chosen:
         raise FileNotFoundError(f"no *.jpg or *.png image in {folder}")

@@ -5,8 +5,9 @@
         --num-ids 200 --images-per-id 10 --seed 0 [--size 128 64] [--workers 2] \
         [--contact-sheet docs/synthperson_contact_sheet.png]
 
-Each domain goes to {root}/SynthPerson/{domain}/ (images/, masks/, attributes.json, images.json,
-captions.txt, splits.json, meta.json); an up-to-date domain is not regenerated.
+Each domain goes to {root}/SynthPerson/{domain}/ (images/<pid>/ and masks/<pid>/, one folder per
+identity as in FineGPR's release; attributes.json, images.json, captions.txt, splits.json,
+meta.json); an up-to-date domain is not regenerated.
 """
 import argparse
 import os

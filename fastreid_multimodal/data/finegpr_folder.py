@@ -3,13 +3,15 @@
 Layouts (``README.md``, "Data sets"); the image folder holds the images directly or in one folder
 per identity, and the annotation files lie in the folder above it::
 
-    FineGPR/images/{pid:04d}_c{01-36}_w{01-07}_l{01-07}_p{01-09}.jpg   ours, SynthPerson's
+    FineGPR/images/{pid:04d}_c{01-36}_w{01-07}_l{01-07}_p{01-09}.jpg   ours, flat
+    FineGPR/images/<pid>/<name>.jpg                                    ours, per identity
+    SynthPerson/<domain>/images/{pid:04d}/<name>.jpg                   SynthPerson writes this
     FineGPR_Dataset/FineGPR/<pid>/<name>.jpg                           FineGPR's release
     FineGPR_Dataset/FineGPR_subset/<name>.jpg                          its subset (c01/c10/c19/c28)
     <annotations>/attributes.json   {"identities": {"0000": {gender, hair_length, ...}}} (optional)
     <annotations>/captions.txt      ImageName:<file>, the caption is: <caption>      (optional)
     <annotations>/splits.json       {"train": [...], "query": [...], "gallery": [...]} (optional)
-    <annotations>/masks/<stem>.png  foreground masks                                   (optional)
+    <annotations>/masks/[<pid>/]<stem>.png  foreground masks, mirroring images/    (optional)
 
 Problems in the files are handled once, at load time, never mid-epoch: a malformed caption line
 is an error naming file and line; a caption for an image that does not exist and an image that

@@ -8,14 +8,15 @@ LAYOUTS = {
     "DukeMTMC": "DukeMTMC-reID/{bounding_box_train,query,bounding_box_test}/*.jpg",
     "MSMT17": "MSMT17_V2/{mask_train_v2,mask_test_v2}/ + "
               "{list_train,list_val,list_query,list_gallery}.txt",
-    "FineGPR": "FineGPR/images/{pid:04d}_c{01-36}_w{01-07}_l{01-07}_p{01-09}.jpg, or FineGPR's "
-               "release: FineGPR_Dataset/FineGPR/<pid>/*.jpg or FineGPR_Dataset/FineGPR_subset/"
-               "*.jpg (+ attributes.json / captions.txt in the folder above the images; see "
-               "README, 'Data sets')",
-    "FineGPRCaption": "FineGPR/images/*.jpg + FineGPR/captions.txt (ImageName:<file>, the "
-                      "caption is: <caption>) or FineGPR/attributes.json; or FineGPR's release "
-                      "FineGPR_Dataset/{FineGPR/<pid>/,FineGPR_subset/} + FineGPR_Dataset/"
-                      "captions.txt or attributes.json",
+    "FineGPR": "FineGPR/images/{pid:04d}_c{01-36}_w{01-07}_l{01-07}_p{01-09}.jpg (flat or in "
+               "<pid>/ folders, as SynthPerson writes), or FineGPR's release: "
+               "FineGPR_Dataset/FineGPR/<pid>/*.jpg or FineGPR_Dataset/FineGPR_subset/*.jpg "
+               "(+ attributes.json / captions.txt in the folder above the images; see README, "
+               "'Data sets')",
+    "FineGPRCaption": "FineGPR/images/[<pid>/]*.jpg + FineGPR/captions.txt (ImageName:<file>, "
+                      "the caption is: <caption>) or FineGPR/attributes.json; or FineGPR's "
+                      "release FineGPR_Dataset/{FineGPR/<pid>/,FineGPR_subset/} + "
+                      "FineGPR_Dataset/captions.txt or attributes.json",
     "CUHKPEDES": "CUHK-PEDES/reid_raw.json + CUHK-PEDES/imgs/<file_path>",
     "ICFGPEDES": "ICFG-PEDES/ICFG-PEDES.json + ICFG-PEDES/imgs/<file_path>",
     "RSTPReid": "RSTPReid/data_captions.json + RSTPReid/imgs/<img_path>",
@@ -32,8 +33,8 @@ for _split in ("Subset", "Val"):
     LAYOUTS["DukeMTMC" + _split] = LAYOUTS["DukeMTMC"]
 
 
-# FineGPR's image folders, in the order they are looked for: ours (SynthPerson writes it), then
-# FineGPR's release, full before subset; annotation files lie in the folder above
+# FineGPR's image folders, in the order they are looked for: ours (a SynthPerson domain copied
+# in), then FineGPR's release, full before subset; annotation files lie in the folder above
 FINEGPR_IMAGE_DIRS = ("FineGPR/images", "FineGPR_Dataset/FineGPR", "FineGPR_Dataset/FineGPR_subset")
 
 # what must exist under $FASTREID_DATASETS for each data set (any one of the alternatives);

@@ -16,8 +16,9 @@ pedestrian covers about a fifth of a SynthPerson image, so random mode then hide
 A ratio of the whole grid all put on the pedestrian (another reading of "15 % of image blocks")
 would hide most of a small pedestrian and is not offered.
 
-Foregrounds come from the data set's mask file
-(SynthPerson: ``<domain>/masks/<stem>.png`` beside ``<domain>/images/<stem>.jpg``) or, without one,
+Foregrounds come from the data set's mask file, in a ``masks/`` folder that mirrors the
+``images/`` folder beside it (SynthPerson: ``<domain>/masks/<pid>/<stem>.png`` for
+``<domain>/images/<pid>/<stem>.jpg``; a flat ``images/`` has flat ``masks/``) or, without one,
 from a prior: a centred ellipse with semi-axes 0.45 H x 0.25 W, the box a Re-ID detector crop
 typically puts its pedestrian in (about 90 % of the height, 50 % of the width; 35 % of the image).
 
@@ -55,11 +56,16 @@ def patch_grid(img_size, patch_size, stride):
 
 
 def mask_path(image_path):
-    """``.../images/<stem>.jpg`` -> ``.../masks/<stem>.png`` (None when not in an images/ folder)."""
+    """``.../images/[<pid>/]<stem>.jpg`` -> ``.../masks/[<pid>/]<stem>.png``; None when the image
+    is neither in an images/ folder nor in one of its per-identity folders."""
     folder, name = os.path.split(image_path)
-    if os.path.basename(folder) != "images":
-        return None
-    return os.path.join(os.path.dirname(folder), "masks", os.path.splitext(name)[0] + ".png")
+    mask = os.path.splitext(name)[0] + ".png"
+    if os.path.basename(folder) == "images":
+        return os.path.join(os.path.dirname(folder), "masks", mask)
+    parent, identity = os.path.split(folder)
+    if identity.isdigit() and os.path.basename(parent) == "images":
+        return os.path.join(os.path.dirname(parent), "masks", identity, mask)
+    return None
 
 
 def load_foreground(image_path, size):

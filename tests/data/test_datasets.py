@@ -83,7 +83,7 @@ def test_bad_caption_lines(finegpr_root, caplog):
 
 
 def test_undecodable_image_is_skipped_and_counted(finegpr_root):
-    images = os.path.join(finegpr_root, "FineGPR", "images")
+    images = os.path.join(finegpr_root, "FineGPR", "images", "0000")  # SynthPerson's <pid>/
     broken = sorted(os.listdir(images))[0]
     open(os.path.join(images, broken), "wb").write(b"not a jpeg")
     data = DATASET_REGISTRY.get("FineGPRCaption")(root=finegpr_root)
@@ -93,8 +93,8 @@ def test_undecodable_image_is_skipped_and_counted(finegpr_root):
 
 
 def test_single_image_identity_is_kept_and_counted(finegpr_root, caplog):
-    images = os.path.join(finegpr_root, "FineGPR", "images")
-    for name in sorted(n for n in os.listdir(images) if n.startswith("0000_"))[1:]:
+    images = os.path.join(finegpr_root, "FineGPR", "images", "0000")
+    for name in sorted(os.listdir(images))[1:]:
         os.remove(os.path.join(images, name))
     with caplog.at_level(logging.INFO, logger="fastreid.multimodal"):
         data = DATASET_REGISTRY.get("FineGPRCaption")(root=finegpr_root)

@@ -1,5 +1,6 @@
 """MMET data: patch masks on the pedestrian (mask file or prior) that follow flip/pad, BERT token
 masks, and the pair / unpaired sample list."""
+import glob
 import logging
 import os
 import shutil
@@ -37,18 +38,24 @@ def synth(tmp_path_factory):
     return generate_domain(root, "source", num_ids=4, images_per_id=3, seed=0, size=(128, 64))
 
 
-def write_person(folder, name, left=True, size=(64, 32)):
-    """A bright person on one half of a dark image, with its mask in ../masks/."""
+def synth_images(synth):
+    """The domain's image paths, images/<pid>/<name>.jpg, sorted."""
+    return sorted(glob.glob(os.path.join(synth, "images", "*", "*.jpg")))
+
+
+def write_person(folder, name, left=True, size=(64, 32), identity=""):
+    """A bright person on one half of a dark image, with its mask in ../masks/ (in images/<pid>/
+    and masks/<pid>/ with ``identity``)."""
     h, w = size
     img = np.zeros((h, w, 3), np.uint8)
     mask = np.zeros((h, w), np.uint8)
     cols = slice(0, w // 2) if left else slice(w // 2, w)
     img[:, cols], mask[:, cols] = 250, 255
-    os.makedirs(os.path.join(folder, "images"), exist_ok=True)
-    os.makedirs(os.path.join(folder, "masks"), exist_ok=True)
-    path = os.path.join(folder, "images", name + ".jpg")
+    os.makedirs(os.path.join(folder, "images", identity), exist_ok=True)
+    os.makedirs(os.path.join(folder, "masks", identity), exist_ok=True)
+    path = os.path.join(folder, "images", identity, name + ".jpg")
     Image.fromarray(img).save(path, quality=95)
-    Image.fromarray(mask, "L").save(os.path.join(folder, "masks", name + ".png"))
+    Image.fromarray(mask, "L").save(os.path.join(folder, "masks", identity, name + ".png"))
     return path
 
 
@@ -79,8 +86,8 @@ def test_pedestrian_count_makes_random_and_foreground_modes_hide_the_same_number
     random_masker = PatchMasker(0.15, "random", 8, 8, (128, 64))
     assert random_masker.needs_foreground
     on_background = 0
-    for name in sorted(os.listdir(os.path.join(synth, "images"))):
-        foreground = load_foreground(os.path.join(synth, "images", name), (128, 64))
+    for path in synth_images(synth):
+        foreground = load_foreground(path, (128, 64))
         fraction = foreground_fraction(foreground, 8, 8)
         expected = max(1, round(0.15 * int((fraction >= 0.5).sum())))
         assert expected >= 3  # several patches at 8-px patches on 128x64 (the MMET demo geometry)
@@ -112,22 +119,25 @@ def test_foreground_masks_hide_the_configured_fraction_of_the_pedestrian(ratio, 
     (+-1 patch), and of its pixels close to it; random mode hides the ratio of the whole grid."""
     masker = PatchMasker(ratio, "foreground", 16, 16, (128, 64))
     random_masker = PatchMasker(ratio, "random", 16, 16, (128, 64), count="region")
-    for name in sorted(os.listdir(os.path.join(synth, "images"))):
-        foreground = load_foreground(os.path.join(synth, "images", name), (128, 64))
+    for path in synth_images(synth):
+        foreground = load_foreground(path, (128, 64))
         fraction = foreground_fraction(foreground, 16, 16)
         pedestrian = int((fraction >= 0.5).sum())
         mask = masker(foreground, torch.Generator().manual_seed(0))
-        assert abs(int(mask.sum()) - ratio * pedestrian) <= 1, (name, int(mask.sum()), pedestrian)
+        assert abs(int(mask.sum()) - ratio * pedestrian) <= 1, (path, int(mask.sum()), pedestrian)
         assert (fraction[mask] >= 0.5).all()
         assert abs(int(random_masker(None).sum()) - ratio * 32) <= 1
 
 
 def test_foreground_masks_on_synthperson_masks(synth):
     masker = PatchMasker(0.15, "foreground", 16, 16, (128, 64))
-    images = sorted(os.listdir(os.path.join(synth, "images")))
-    for name in images:
-        path = os.path.join(synth, "images", name)
-        assert mask_path(path) == os.path.join(synth, "masks", name[:-4] + ".png")
+    images = synth_images(synth)
+    assert len(images) == 4 * 3
+    for path in images:
+        identity, name = path.split(os.sep)[-2:]
+        assert identity == name[:4]  # FineGPR's release layout: one folder per identity
+        assert mask_path(path) == os.path.join(synth, "masks", identity, name[:-4] + ".png")
+        assert os.path.isfile(mask_path(path))
         foreground = load_foreground(path, (128, 64))
         fraction = foreground_fraction(foreground, 16, 16)
         mask = masker(foreground)
@@ -137,6 +147,20 @@ def test_foreground_masks_on_synthperson_masks(synth):
         below = mask & (fraction < 0.5)
         if below.any():
             assert fraction[~mask].max() <= fraction[below].min() + 1e-6
+
+
+def test_mask_files_mirror_a_flat_or_a_per_identity_image_folder(tmp_path):
+    flat = write_person(str(tmp_path / "flat"), "0001_c01_w01_l01_p01")
+    nested = write_person(str(tmp_path / "nested"), "0001_c01_w01_l01_p01", identity="0001")
+    assert mask_path(flat) == str(tmp_path / "flat" / "masks" / "0001_c01_w01_l01_p01.png")
+    assert mask_path(nested) == str(tmp_path / "nested" / "masks" / "0001" /
+                                    "0001_c01_w01_l01_p01.png")
+    for path in (flat, nested):
+        foreground = load_foreground(path, (64, 32))
+        assert foreground.shape == (1, 64, 32)
+        assert foreground[0, :, :16].mean() > 0.99 and foreground[0, :, 16:].max() < 0.01
+    # a folder named like an identity but outside images/ is no image folder
+    assert mask_path(str(tmp_path / "0001" / "0001_c01_w01_l01_p01.jpg")) is None
 
 
 def test_without_a_mask_file_the_centred_ellipse_prior_is_used(tmp_path):
@@ -256,7 +280,7 @@ def test_dataset_without_a_caption_gives_image_only_samples_and_logs_the_count(
 
 
 def test_pair_dataset_collate_and_identity_sampler(synth, tokenizer):
-    images = sorted(os.path.join(synth, "images", n) for n in os.listdir(os.path.join(synth, "images")))
+    images = synth_images(synth)
     items = []
     for k, path in enumerate(images):
         pid = os.path.basename(path)[:4]

@@ -38,3 +38,17 @@ def test_folders_are_averaged_and_a_bad_folder_is_one_error(tmp_path, capsys):
     assert image_statistics.main([f"none={empty}"]) == 2
     assert capsys.readouterr().err.startswith("error: no *.jpg or *.png image in")
     assert image_statistics.main([str(tmp_path)]) == 2
+
+
+def test_per_identity_folders_are_read_in_the_order_of_a_flat_folder(tmp_path):
+    names = ["0000_c01_w01_l01_p01.jpg", "0000_c02_w01_l01_p01.jpg", "0001_c01_w01_l01_p01.jpg"]
+    for name in names:
+        (tmp_path / "flat").mkdir(exist_ok=True)
+        Image.new("RGB", (32, 64)).save(tmp_path / "flat" / name)
+        (tmp_path / "nested" / name[:4]).mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (32, 64)).save(tmp_path / "nested" / name[:4] / name)
+    (tmp_path / "nested" / "masks").mkdir()
+    Image.new("L", (32, 64)).save(tmp_path / "nested" / "masks" / "0000_c01_w01_l01_p01.png")
+    flat = [os.path.basename(f) for f in image_statistics.image_files(str(tmp_path / "flat"))]
+    nested = [os.path.basename(f) for f in image_statistics.image_files(str(tmp_path / "nested"))]
+    assert flat == nested == names

@@ -162,6 +162,24 @@ def test_reid_groups_are_the_clean_cls_of_every_image_text_and_pair(model):
     assert model.text_heads.weight is model.heads.weight is model.fusion_heads.weight
 
 
+def test_per_modality_classifiers_keep_captions_off_the_image_classifier():
+    """MODEL.MMET.CLASSIFIER per_modality: three classifiers; a batch of unpaired captions moves
+    only the text one (shared: the one classifier every group reads), a bad value is refused."""
+    model = tiny_mmet("MODEL.MMET.CLASSIFIER", "per_modality",
+                      "MODEL.LOSSES.NAME", '("CrossEntropyLoss", "TripletLoss")')
+    weights = (model.heads.weight, model.text_heads.weight, model.fusion_heads.weight)
+    assert len({id(w) for w in weights}) == 3
+    losses = run(model, make_batch([TEXT] * 8))
+    sum(losses.values()).backward()
+    assert model.text_heads.weight.grad.abs().sum() > 0
+    assert model.heads.weight.grad is None and model.fusion_heads.weight.grad is None
+    shared = tiny_mmet("MODEL.LOSSES.NAME", '("CrossEntropyLoss", "TripletLoss")')
+    sum(run(shared, make_batch([TEXT] * 8)).values()).backward()
+    assert shared.heads.weight.grad.abs().sum() > 0
+    with pytest.raises(ConfigError, match="MODEL.MMET.CLASSIFIER"):
+        tiny_mmet("MODEL.MMET.CLASSIFIER", "separate")
+
+
 def test_reid_losses_do_not_depend_on_the_mask_ratios(model):
     """One batch and seed, masks drawn at 15 % and at 50 %: identical ID and triplet losses (the
     clean pass), different masked-modeling losses (the masks are used)."""

@@ -18,9 +18,9 @@ logger = logging.getLogger("fastreid.multimodal")
 
 @DATASET_REGISTRY.register()
 class FineGPR(ImageDataset):
-    """$FASTREID_DATASETS/FineGPR/images/{pid}_c{cc}_w{ww}_l{ll}_p{pp}.jpg, or FineGPR's release
-    (FineGPR_Dataset/FineGPR/<pid>/*.jpg, FineGPR_Dataset/FineGPR_subset/*.jpg), the first found
-    unless DATASETS.FINEGPR.IMAGE_DIR names one; optional files (``finegpr_folder``) lie in the
+    """$FASTREID_DATASETS/FineGPR/images/[<pid>/]{pid}_c{cc}_w{ww}_l{ll}_p{pp}.jpg, or FineGPR's
+    release (FineGPR_Dataset/FineGPR/<pid>/*.jpg, FineGPR_Dataset/FineGPR_subset/*.jpg), the first
+    found unless DATASETS.FINEGPR.IMAGE_DIR names one; optional files (``finegpr_folder``) lie in the
     folder above the images. Training draws DATASETS.FINEGPR.IMAGES_PER_ID images per identity
     (the papers: 11 of 1,150 ids); ``splits.json``, when present, adds query/gallery."""
 

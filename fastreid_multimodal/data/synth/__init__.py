@@ -15,9 +15,10 @@ from .attributes import (COLOUR_NAMES, COLOURS, SKIN_NAMES, SKIN_TONES, VISIBLE_
 from .domains import (DOMAINS, ILLUMINATIONS, SCENES, VIEWPOINTS, WEATHERS, Camera, Domain,
                       Palette, get_domain, viewpoint_name)
 from .environment import Environment, sample_environment
-from .generate import (domain_dir, ensure_domain, generate_domain, identity_rng, image_name,
-                       identity_split, image_rng, make_contact_sheet, make_splits, plan_images, read_domain,
-                       sample_domain_identity, save_image, save_mask)
+from .generate import (domain_dir, ensure_domain, generate_domain, identity_folder, identity_rng,
+                       image_file, image_name, identity_split, image_rng, make_contact_sheet,
+                       make_splits, mask_file, plan_images, read_domain, sample_domain_identity,
+                       save_image, save_mask)
 from .labels import PART_NAMES
 from .render import render
 
@@ -25,8 +26,9 @@ __all__ = [
     "COLOUR_NAMES", "COLOURS", "SKIN_NAMES", "SKIN_TONES", "VISIBLE_ATTRIBUTES", "Identity",
     "nearest_colour", "sample_identity", "DOMAINS", "ILLUMINATIONS", "SCENES", "VIEWPOINTS",
     "WEATHERS", "Camera", "Domain", "Palette", "get_domain", "viewpoint_name", "domain_dir",
-    "ensure_domain", "generate_domain", "identity_rng", "identity_split", "image_name", "image_rng",
-    "make_contact_sheet", "make_splits", "parse_image_name", "plan_images", "read_domain",
+    "ensure_domain", "generate_domain", "identity_folder", "identity_rng", "identity_split",
+    "image_file", "image_name", "image_rng", "make_contact_sheet", "make_splits", "mask_file",
+    "parse_image_name", "plan_images", "read_domain",
     "sample_domain_identity", "save_image", "save_mask", "PART_NAMES", "Environment", "render",
     "sample_environment",
 ]

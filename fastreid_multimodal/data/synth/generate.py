@@ -1,9 +1,10 @@
 """Write a SynthPerson domain to disk (FineGPR file layout), cached and atomic.
 
-Layout of ``domain_dir(root, name) = {root}/SynthPerson/{name}/``::
+Layout of ``domain_dir(root, name) = {root}/SynthPerson/{name}/``, FineGPR's release layout (one
+folder per identity) with our annotation files beside it::
 
-    images/{pid:04d}_c{cc}_w{ww}_l{ll}_p{pp}.jpg   RGB, JPEG quality 90
-    masks/{same stem}.png                          uint8 0/255 pedestrian mask (occluders = 0)
+    images/{pid:04d}/{pid:04d}_c{cc}_w{ww}_l{ll}_p{pp}.jpg   RGB, JPEG quality 90
+    masks/{pid:04d}/{same stem}.png               uint8 0/255 pedestrian mask (occluders = 0)
     attributes.json   {"version": 1, "domain", "seed", "identities": {"0000": Identity.to_dict()}}
     images.json       {"version": 1, "images": {file name: {"pid", **Environment.to_dict()}}}
     captions.txt      "ImageName:<file>, the caption is: <caption>" (one line per image)
@@ -19,7 +20,8 @@ neither changes the training identities nor the bytes of any identity already re
 
 The domain is generated in a hidden sibling temp directory and renamed into place, so a killed run
 never leaves a half-written domain that looks complete. A second call with the same parameters
-returns at once (``meta.json`` matches); other parameters regenerate the domain.
+returns at once (``meta.json`` matches); other parameters, or a domain written in the flat layout
+of earlier versions (``images/<name>``), regenerate the domain.
 
 Determinism: identity ``pid`` draws from ``identity_rng(seed, domain, pid)``, image ``k`` of it from
 ``image_rng(seed, domain, pid, k)``; same arguments give byte-identical files. Domains salt every
@@ -50,6 +52,7 @@ from .render import render
 GENERATOR_VERSION = 1      # bump when the renderer changes: cached domains then regenerate
 FORMAT_VERSION = 1
 PROTOCOL = "all-vs-all"    # splits.json's test protocol (in meta's params: older domains regenerate)
+LAYOUT = "per-identity"    # images/<pid>/, masks/<pid>/ (in meta's params: flat domains regenerate)
 DEFAULT_NUM_IDS = 100
 DEFAULT_IMAGES_PER_ID = 8
 JPEG_QUALITY = 90
@@ -80,6 +83,21 @@ def image_rng(seed: int, domain: Union[str, Domain], pid: int, k: int,
               stream: int = 2) -> np.random.Generator:
     d = _as_domain(domain)
     return np.random.default_rng([int(seed), *_salt(d), int(pid), int(k), int(stream)])
+
+
+def identity_folder(name: str) -> str:
+    """The identity folder of an image: its name's ``{pid:04d}`` prefix, as in FineGPR's release."""
+    return name.split("_", 1)[0]
+
+
+def image_file(path: str, name: str) -> str:
+    """Where domain ``path`` keeps image ``name``: ``images/{pid:04d}/{name}``."""
+    return os.path.join(path, "images", identity_folder(name), name)
+
+
+def mask_file(path: str, name: str) -> str:
+    """The foreground mask of image ``name`` in domain ``path``: ``masks/{pid:04d}/{stem}.png``."""
+    return os.path.join(path, "masks", identity_folder(name), os.path.splitext(name)[0] + ".png")
 
 
 def image_name(pid: int, env: Environment) -> str:
@@ -151,8 +169,10 @@ def _render_identities(args) -> List[dict]:
         ident = sample_domain_identity(d, pid, seed)
         for k, (name, env) in enumerate(plan_images(d, pid, images_per_id, seed)):
             img, mask = render(ident, env, d, size)
-            save_image(img, os.path.join(out_dir, "images", name))
-            save_mask(mask, os.path.join(out_dir, "masks", name[:-4] + ".png"))
+            for path in (image_file(out_dir, name), mask_file(out_dir, name)):
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+            save_image(img, image_file(out_dir, name))
+            save_mask(mask, mask_file(out_dir, name))
             records.append({"name": name, "pid": pid, "env": env.to_dict(),
                             "caption": caption_for(ident, env, seed, d, k)})
     return records
@@ -210,7 +230,7 @@ def _params(domain: Domain, num_ids, images_per_id, seed, size, train_fraction, 
             "num_ids": int(num_ids), "images_per_id": int(images_per_id), "seed": int(seed),
             "size": [int(size[0]), int(size[1])], "train_fraction": float(train_fraction),
             "test_ids": None if test_ids is None else int(test_ids), "first_pid": int(first_pid),
-            "protocol": PROTOCOL}
+            "protocol": PROTOCOL, "layout": LAYOUT}
 
 
 def _clean_stale(parent: str, name: str) -> None:
@@ -346,11 +366,22 @@ def generate_domain(root: str, domain_name: Union[str, Domain], num_ids: int,
 
 def ensure_domain(root: str, name: str, **kw) -> str:
     """Generate the domain if absent. Without keyword arguments an existing, complete domain is
-    reused whatever its parameters; with them, ``generate_domain`` semantics (regenerate when
-    they differ). Defaults: ``DEFAULT_NUM_IDS`` ids x ``DEFAULT_IMAGES_PER_ID`` images."""
+    reused whatever its parameters (one in the flat layout is rendered again with them); with
+    them, ``generate_domain`` semantics (regenerate when they differ). Defaults:
+    ``DEFAULT_NUM_IDS`` ids x ``DEFAULT_IMAGES_PER_ID`` images."""
     path = domain_dir(root, kw.get("folder") or name)
-    if not kw and _read_meta(path) is not None:
-        return path
+    meta = None if kw else _read_meta(path)
+    if meta is not None:
+        recorded = meta.get("params", {})
+        if recorded.get("layout") == LAYOUT or recorded.get("domain", name) not in DOMAINS:
+            return path  # current, or drawn from a custom Domain this call cannot rebuild
+        # the reader takes flat folders too, but the demo must run on the release's layout
+        kw = {"num_ids": recorded.get("num_ids", DEFAULT_NUM_IDS),
+              "images_per_id": recorded.get("images_per_id", DEFAULT_IMAGES_PER_ID),
+              "seed": recorded.get("seed", 0), "size": tuple(recorded.get("size", (128, 64))),
+              "split": recorded.get("train_fraction"), "test_ids": recorded.get("test_ids"),
+              "first_pid": recorded.get("first_pid", 0), "folder": name}
+        name = recorded.get("domain", name)  # source_val holds the source domain
     kw.setdefault("num_ids", DEFAULT_NUM_IDS)
     kw.setdefault("images_per_id", DEFAULT_IMAGES_PER_ID)
     return generate_domain(root, name, **kw)
@@ -358,7 +389,7 @@ def ensure_domain(root: str, name: str, **kw) -> str:
 
 def read_domain(path: str) -> dict:
     """Load a generated domain: meta, identities (pid -> Identity), images (name -> record with
-    pid and environment), captions (name -> caption) and splits."""
+    pid and environment; ``image_file`` gives the file), captions (name -> caption) and splits."""
     from ..captions import read_caption_lines
 
     meta = _read_meta(path)

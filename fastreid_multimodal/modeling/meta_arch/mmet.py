@@ -8,8 +8,9 @@ Two passes over a training batch (``data.pairs.PairCollate``), as in FLAVA, whic
   [CLS_M] of the pairs — each group through its own BNNeck (``heads``, ``text_heads``,
   ``fusion_heads``: the three CLS come out of different LayerNorms and have different statistics;
   a shared BN would normalise test-time CLS_I with mixed-modality running means). The classifier
-  is shared (one identity space): an image and a caption of one person are pulled to the same class
-  weight, which is what text->image retrieval needs, and the classifier gets 3 gradients per pair.
+  is shared (one identity space; MODEL.MMET.CLASSIFIER): an image and a caption of one person are
+  pulled to the same class weight, and the classifier gets 3 gradients per pair; ``per_modality``
+  gives each CLS its own, so only L_GC, ITM and [CLS_M]'s losses tie the modalities.
   Each loss is the mean over the groups present. ``GlobalContrastive`` (L_GC) on the clean CLS_I /
   CLS_T of the pairs (MODEL.MMET.GC_FEATURE bnneck: after each one's BNNeck normalisation).
 * MASKED pass (patches / tokens masked as the loader says): only what predicts or matches.
@@ -85,9 +86,11 @@ class MMET(PixelNormalization):
         self.heads = build_heads(cfg)  # [CLS_I]: FastReID's name, what stage II and eval read
         self.text_heads = build_heads(cfg)  # [CLS_T]: its own BNNeck statistics
         self.fusion_heads = build_heads(cfg)  # [CLS_M]: its own BNNeck statistics
-        # one classifier for the three (one identity space across modalities)
-        self.text_heads.weight = self.heads.weight
-        self.fusion_heads.weight = self.heads.weight
+        if cfg.MODEL.MMET.CLASSIFIER == "shared":
+            # one identity space across modalities: the quickly separable captions also place
+            # the class weights the images are pulled to (MODEL.MMET.CLASSIFIER per_modality: not)
+            self.text_heads.weight = self.heads.weight
+            self.fusion_heads.weight = self.heads.weight
         self.loss_fns = build_losses(cfg)
         names = set(cfg.MODEL.LOSSES.NAME)
         self.uses_masked_pass = bool(names & {MIM, MLM, MMM}) or (ITM in names and not self.itm_on_clean)

@@ -12,7 +12,7 @@ from PIL import Image
 import fastreid_multimodal  # noqa: F401
 from fastreid_multimodal.data.captions import read_caption_lines
 from fastreid_multimodal.data.finegpr_names import parse_image_name
-from fastreid_multimodal.data.synth import generate_domain
+from fastreid_multimodal.data.synth import generate_domain, image_file
 from fastreid_multimodal.engine import load_config
 from fastreid_multimodal.errors import ConfigError, DataFormatError, DatasetNotFoundError
 
@@ -44,8 +44,8 @@ def records(people):
         split = "train" if pid in TRAIN_IDS else ("gallery" if pid in seen else "query")
         seen.add(pid)
         texts = [captions[name]] + ([f"person number {pid}."] if split == "train" else [])
-        out.append({"image": f"images/{name}", "pid": pid, "camid": parsed["camera"],
-                    "split": split, "captions": texts})
+        out.append({"image": os.path.relpath(image_file(folder, name), folder), "pid": pid,
+                    "camid": parsed["camera"], "split": split, "captions": texts})
     return out
 
 

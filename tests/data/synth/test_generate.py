@@ -1,18 +1,21 @@
-"""SynthPerson generator: the FineGPR layout on disk, determinism, attribute-caption agreement,
-masks, splits, cache and atomic writing."""
+"""SynthPerson generator: FineGPR's release layout on disk (one folder per identity),
+determinism, attribute-caption agreement, masks, splits, cache and atomic writing."""
 import io
 import json
 import os
 import re
+import shutil
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from fastreid_multimodal.data.captions import parse_caption_line
+from fastreid_multimodal.data.masking import mask_path
 from fastreid_multimodal.data.synth import (DOMAINS, Environment, domain_dir, ensure_domain,
-                                            generate_domain, parse_image_name, read_domain,
-                                            render, save_image, save_mask)
+                                            generate_domain, image_file, mask_file,
+                                            parse_image_name, read_domain, render, save_image,
+                                            save_mask)
 
 NAME_RE = re.compile(r"^\d{4}_c\d{2}_w0[1-7]_l0[1-7]_p0[1-9]\.jpg$")
 
@@ -25,6 +28,26 @@ def _files(path):
             with open(full, "rb") as f:
                 out[os.path.relpath(full, path)] = f.read()
     return out
+
+
+def _images(path):
+    """The domain's image names, from its per-identity folders, sorted."""
+    folder = os.path.join(path, "images")
+    return sorted(n for pid in os.listdir(folder) for n in os.listdir(os.path.join(folder, pid)))
+
+
+def _flatten(path):
+    """Turn a domain into one written by the flat-layout generator (images/<name>, masks/<name>,
+    no layout in meta.json): the files it wrote, byte for byte."""
+    for kind in ("images", "masks"):
+        folder = os.path.join(path, kind)
+        for pid in os.listdir(folder):
+            for name in os.listdir(os.path.join(folder, pid)):
+                os.rename(os.path.join(folder, pid, name), os.path.join(folder, name))
+            os.rmdir(os.path.join(folder, pid))
+    meta = json.load(open(os.path.join(path, "meta.json")))
+    del meta["params"]["layout"]
+    json.dump(meta, open(os.path.join(path, "meta.json"), "w"), indent=1, sort_keys=True)
 
 
 @pytest.fixture(scope="module")
@@ -45,22 +68,66 @@ def test_layout(campus):
     assert path == domain_dir(root, "campus") == os.path.join(root, "SynthPerson", "campus")
     for f in ("attributes.json", "images.json", "captions.txt", "splits.json", "meta.json"):
         assert os.path.isfile(os.path.join(path, f)), f
-    images = sorted(os.listdir(os.path.join(path, "images")))
-    masks = sorted(os.listdir(os.path.join(path, "masks")))
+    images = _images(path)
     assert len(images) == 8 * 6 and len(set(images)) == len(images)
-    assert [m[:-4] for m in masks] == [i[:-4] for i in images]
     assert all(NAME_RE.match(n) for n in images), images[:3]
     cams = {c.cid for c in DOMAINS["campus"].cameras}
     for n in images:
         p = parse_image_name(n)
         assert p["camera"] in cams and 0 <= p["pid"] < 8
-    with Image.open(os.path.join(path, "images", images[0])) as im:
+    with Image.open(image_file(path, images[0])) as im:
         assert im.size == (64, 128) and im.mode == "RGB"
     meta = json.load(open(os.path.join(path, "meta.json")))
     assert meta["params"]["num_ids"] == 8 and meta["num_images"] == 48
     attrs = json.load(open(os.path.join(path, "attributes.json")))
     assert attrs["version"] == 1 and attrs["domain"] == "campus" and attrs["seed"] == 3
     assert sorted(attrs["identities"]) == [f"{i:04d}" for i in range(8)]
+
+
+def test_one_folder_per_identity_named_by_its_pid_holding_only_its_images(campus):
+    """FineGPR's release layout, images/<pid>/<pid>_cXX_wXX_lXX_pXX.jpg, and masks/ mirroring it."""
+    _, path = campus
+    dom = read_domain(path)
+    for kind, suffix in (("images", ".jpg"), ("masks", ".png")):
+        folder = os.path.join(path, kind)
+        assert sorted(os.listdir(folder)) == [f"{pid:04d}" for pid in range(8)]
+        for pid in os.listdir(folder):
+            names = os.listdir(os.path.join(folder, pid))
+            assert len(names) == 6 and all(n.endswith(suffix) for n in names)
+            assert {parse_image_name(n[:-4] + ".jpg")["pid"] for n in names} == {int(pid)}
+    assert _images(path) == sorted(dom["images"]) == sorted(dom["captions"])
+    for name, record in dom["images"].items():
+        assert image_file(path, name) == os.path.join(path, "images", f"{record['pid']:04d}", name)
+        assert mask_path(image_file(path, name)) == mask_file(path, name)
+
+
+def test_a_domain_in_the_flat_layout_is_rendered_again_per_identity(tmp_path, campus):
+    """A domain written flat by an earlier version is stale: generate_domain (the data sets' call)
+    and ensure_domain without arguments render it again, to the same files."""
+    _, expected = campus
+    calls = (lambda root: generate_domain(root, "campus", num_ids=8, images_per_id=6, seed=3),
+             lambda root: ensure_domain(root, "campus"))
+    for k, call in enumerate(calls):
+        root = str(tmp_path / str(k))
+        os.makedirs(os.path.join(root, "SynthPerson"))
+        path = shutil.copytree(expected, domain_dir(root, "campus"))
+        _flatten(path)
+        assert any(n.endswith(".jpg") for n in os.listdir(os.path.join(path, "images")))
+        assert call(root) == path
+        assert _files(path) == _files(expected)
+        meta = json.load(open(os.path.join(path, "meta.json")))
+        assert meta["params"]["layout"] == "per-identity"
+        assert sorted(os.listdir(os.path.dirname(path))) == ["campus"]  # the old one removed
+
+
+def test_source_val_in_the_flat_layout_is_rendered_again_with_its_own_parameters(tmp_path):
+    root = str(tmp_path)
+    path = generate_domain(root, "source", num_ids=2, images_per_id=2, seed=1, split=0.0,
+                           first_pid=100_000, folder="source_val")
+    before = _files(path)
+    _flatten(path)
+    assert ensure_domain(root, "source_val") == path
+    assert _files(path) == before
 
 
 def test_deterministic_and_seed_dependent(campus, tmp_path):
@@ -91,9 +158,9 @@ def test_rerender_from_stored_records_gives_same_bytes(campus):
         buf, mbuf = io.BytesIO(), io.BytesIO()
         save_image(img, buf)
         save_mask(mask, mbuf)
-        with open(os.path.join(path, "images", name), "rb") as f:
+        with open(image_file(path, name), "rb") as f:
             assert f.read() == buf.getvalue(), name
-        with open(os.path.join(path, "masks", name[:-4] + ".png"), "rb") as f:
+        with open(mask_file(path, name), "rb") as f:
             assert f.read() == mbuf.getvalue(), name
 
 
@@ -150,9 +217,9 @@ def test_source_is_all_train(source):
 # ---------------------------------------------------------------------------- masks
 def test_masks(campus):
     _, path = campus
-    for fn in sorted(os.listdir(os.path.join(path, "masks"))):
-        m = np.asarray(Image.open(os.path.join(path, "masks", fn)))
-        with Image.open(os.path.join(path, "images", fn[:-4] + ".jpg")) as im:
+    for fn in _images(path):
+        m = np.asarray(Image.open(mask_file(path, fn)))
+        with Image.open(image_file(path, fn)) as im:
             assert m.shape == (im.size[1], im.size[0])
         assert set(np.unique(m)) <= {0, 255}
         frac = (m > 0).mean()
@@ -172,14 +239,14 @@ def test_cache_and_regeneration(tmp_path, monkeypatch):
         raise AssertionError("cached domain was rendered again")
     monkeypatch.setattr(gen, "_render_identities", must_not_render)
     meta = os.path.join(path, "meta.json")
-    img = os.path.join(path, "images", sorted(os.listdir(os.path.join(path, "images")))[0])
+    img = image_file(path, _images(path)[0])
     t_meta, t_img = os.stat(meta).st_mtime_ns, os.stat(img).st_mtime_ns
     assert generate_domain(root, "winter", num_ids=3, images_per_id=3, seed=1) == path
     assert ensure_domain(root, "winter") == path
     assert os.stat(meta).st_mtime_ns == t_meta and os.stat(img).st_mtime_ns == t_img
     monkeypatch.setattr(gen, "_render_identities", real)
     generate_domain(root, "winter", num_ids=3, images_per_id=4, seed=1)
-    assert len(os.listdir(os.path.join(path, "images"))) == 12
+    assert len(_images(path)) == 12
     assert json.load(open(meta))["params"]["images_per_id"] == 4
     # no temp / old directories left behind
     assert sorted(os.listdir(os.path.dirname(path))) == ["winter"]
@@ -194,7 +261,7 @@ def test_incomplete_domain_is_regenerated(tmp_path):
     os.makedirs(stale)
     path = ensure_domain(root, "night", num_ids=2, images_per_id=2)
     assert os.path.isfile(os.path.join(path, "meta.json"))
-    assert len(os.listdir(os.path.join(path, "images"))) == 4
+    assert len(_images(path)) == 4
     assert not os.path.exists(stale)
 
 
@@ -271,4 +338,4 @@ def test_changing_test_ids_renders_again(tmp_path):
     generate_domain(root, "night", num_ids=2, images_per_id=2, seed=1, test_ids=1)
     path = generate_domain(root, "night", num_ids=2, images_per_id=2, seed=1, test_ids=3)
     assert json.load(open(os.path.join(path, "meta.json")))["num_test_ids"] == 3
-    assert len(os.listdir(os.path.join(path, "images"))) == (1 + 3) * 2
+    assert len(_images(path)) == (1 + 3) * 2

@@ -80,9 +80,10 @@ def test_rendered_pixels_unchanged(domain):
     assert _render_digest(domain) == RENDER_DIGESTS[domain]
 
 
-# issue 26 changed splits.json (all-vs-all) and meta.json (test_ids, first_pid, protocol); the
+# issue 26 changed splits.json (all-vs-all) and meta.json (test_ids, first_pid, protocol); issue
+# 33 moved images and masks into per-identity folders and added meta's layout. Each time the
 # images and masks stayed byte-identical (checked against the previous generator)
-GENERATED_DIGEST = "d5471a3dc63d5d08664efbea1238b0959d9f3c2ca1c548a1e7d17e67e7cd2e19"
+GENERATED_DIGEST = "5a1a27026da69c6dda8f8e41241cd70b1f489725bd063e82ff8e8efe528f7cef"
 
 
 def test_generated_domain_files_unchanged(tmp_path):
