@@ -45,6 +45,7 @@ def add_multimodal_config(cfg):
     _C.DATASETS.SYNTH.IMAGES_PER_ID = 12  # images rendered per identity
     _C.DATASETS.SYNTH.SIZE = [128, 64]  # rendered image size (H, W)
     _C.DATASETS.SYNTH.SEED = 0  # renderer seed: same seed, same bytes
+    _C.DATASETS.SYNTH.LOOK = "rendered"  # rendered, or photo: the same people through cameras with real photos' statistics (less saturated, softer, tighter crops), in <domain>-photo/
     _C.DATASETS.SYNTH.WORKERS = 1  # processes used to render (same output for any number)
 
     _C.MODEL.ALLOW_DOWNLOAD = False  # hub names (HF ids, timm names) not in the local cache may download (also needs HF_HUB_OFFLINE unset)

@@ -6,11 +6,14 @@ $FASTREID_DATASETS/SynthPerson/<domain>/ with DATASETS.SYNTH.* when absent or wh
 parameters changed; the source domain is all-train (NUM_IDS identities); a target trains on
 round(NUM_IDS * 0.5) identities and tests on TEST_IDS others, all-vs-all (query = gallery = every
 test image; FastReID's same-identity-same-camera rule removes the query itself).
+DATASETS.SYNTH.LOOK photo renders the same people and environments through cameras with real
+photos' statistics (``synth.domains.PHOTO_LOOK``) into <domain>-photo/.
 """
 from fastreid.data.datasets import DATASET_REGISTRY
 
+from ...config import check_choice
 from ...errors import ConfigError
-from ..synth import DOMAINS, ensure_domain
+from ..synth import DOMAINS, LOOKS, ensure_domain, get_domain, with_look
 from .finegpr_caption import FineGPRCaption
 
 
@@ -38,8 +41,22 @@ class SynthPerson(FineGPRCaption):
                     workers=self.synth_option("WORKERS", 1),
                     test_ids=self.count_option("TEST_IDS", 200) if targets else None)
 
+    def look(self):
+        look = self.synth_option("LOOK", "rendered")
+        check_choice(look, LOOKS, "DATASETS.SYNTH.LOOK")
+        return look
+
+    def render_domain(self, folder=None, **options):
+        """Render (or reuse) this domain through DATASETS.SYNTH.LOOK's cameras into ``folder``
+        (default: the domain's name), suffixed with the look unless it is the rendered one."""
+        look, folder = self.look(), folder or self.domain
+        if look == "rendered":
+            return ensure_domain(self.root, self.domain, folder=folder, **options)
+        return ensure_domain(self.root, with_look(get_domain(self.domain), look),
+                             folder=f"{folder}-{look}", **options)
+
     def locate(self):
-        return ensure_domain(self.root, self.domain, **self.generation_options())
+        return self.render_domain(**self.generation_options())
 
     def images_per_id(self):
         return 0  # the domain was generated at the requested size: use every image

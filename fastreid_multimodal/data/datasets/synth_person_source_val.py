@@ -11,7 +11,6 @@ rule removes the query itself).
 from fastreid.data.datasets import DATASET_REGISTRY
 
 from ...errors import ConfigError
-from ..synth import ensure_domain
 from .synth_person import SynthPerson
 
 FIRST_PID = 100_000  # above any realistic NUM_IDS; file names take pids of 4 digits or more
@@ -31,5 +30,5 @@ class SynthPersonSourceVal(SynthPerson):
             raise ConfigError(f"DATASETS.SYNTH.NUM_IDS must be at most {FIRST_PID} for "
                               f"SynthPersonSourceVal to stay disjoint from SynthPersonSource")
         options.update(num_ids=self.count_option("VAL_IDS", 100), split=0.0, test_ids=None,
-                       first_pid=FIRST_PID, folder=FOLDER)
-        return ensure_domain(self.root, self.domain, **options)
+                       first_pid=FIRST_PID)
+        return self.render_domain(FOLDER, **options)

@@ -12,8 +12,8 @@ picture is composed and ``generate`` for the on-disk layout.
 from ..finegpr_names import parse_image_name
 from .attributes import (COLOUR_NAMES, COLOURS, SKIN_NAMES, SKIN_TONES, VISIBLE_ATTRIBUTES,
                          Identity, nearest_colour, sample_identity)
-from .domains import (DOMAINS, ILLUMINATIONS, SCENES, VIEWPOINTS, WEATHERS, Camera, Domain,
-                      Palette, get_domain, viewpoint_name)
+from .domains import (DOMAINS, ILLUMINATIONS, LOOKS, SCENES, VIEWPOINTS, WEATHERS, Camera, Domain,
+                      Palette, get_domain, viewpoint_name, with_look)
 from .environment import Environment, sample_environment
 from .generate import (domain_dir, ensure_domain, generate_domain, identity_folder, identity_rng,
                        image_file, image_name, identity_split, image_rng, make_contact_sheet,
@@ -25,7 +25,8 @@ from .render import render
 __all__ = [
     "COLOUR_NAMES", "COLOURS", "SKIN_NAMES", "SKIN_TONES", "VISIBLE_ATTRIBUTES", "Identity",
     "nearest_colour", "sample_identity", "DOMAINS", "ILLUMINATIONS", "SCENES", "VIEWPOINTS",
-    "WEATHERS", "Camera", "Domain", "Palette", "get_domain", "viewpoint_name", "domain_dir",
+    "WEATHERS", "LOOKS", "Camera", "Domain", "Palette", "get_domain", "viewpoint_name", "with_look",
+    "domain_dir",
     "ensure_domain", "generate_domain", "identity_folder", "identity_rng", "identity_split",
     "image_file", "image_name", "image_rng", "make_contact_sheet", "make_splits", "mask_file",
     "parse_image_name", "plan_images", "read_domain",
