@@ -183,11 +183,11 @@ def _text_path_ablation():
         return ("MODEL.LOSSES.NAME", f"({kept})")
     rows = (Row("baseline", Run("train", "configs/Demo/mmet_synth_baseline.yml", opts=SOURCE_VAL)),
             Row("MMET, no masking", Run("train", no_masking, opts=SOURCE_VAL)),
+            Row("one classifier per modality", Run("train", no_masking,
+                                                   opts=SOURCE_VAL + PER_MODALITY_CLASSIFIER)),
             Row("- L_GC", Run("train", no_masking, opts=SOURCE_VAL + without("GlobalContrastive"))),
             Row("- ITM", Run("train", no_masking, opts=SOURCE_VAL + without("ImageTextMatching"))),
-            Row("- ID + triplet on [CLS_M]", Run("train", no_masking, opts=SOURCE_VAL + NO_FUSION_REID)),
-            Row("one classifier per modality", Run("train", no_masking,
-                                                   opts=SOURCE_VAL + PER_MODALITY_CLASSIFIER)))
+            Row("- ID + triplet on [CLS_M]", Run("train", no_masking, opts=SOURCE_VAL + NO_FUSION_REID)))
     names = [row.name for row in rows]
     return Table(
         "Ablation (ours): MMET's text path without masking, one part changed at a time", (), (MAP, R1),
