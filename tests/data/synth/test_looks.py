@@ -1,5 +1,6 @@
 """DATASETS.SYNTH.LOOK photo: the same people, environments and captions through cameras with
 real photos' statistics (less saturated, softer, tighter crops), beside the rendered domain."""
+import importlib.util
 import os
 
 import numpy as np
@@ -22,15 +23,13 @@ def root(tmp_path, monkeypatch):
 
 
 def statistics(paths):
-    """Mean saturation ((max-min)/max) and sharpness (std of the grey Laplacian) of images."""
-    saturation, sharpness = [], []
-    for path in paths:
-        rgb = np.asarray(Image.open(path).convert("RGB"), dtype=np.float64) / 255
-        top, grey = rgb.max(2), rgb.mean(2)
-        saturation.append(((top - rgb.min(2)) / np.maximum(top, 1e-6)).mean())
-        lap = 4 * grey[1:-1, 1:-1] - grey[:-2, 1:-1] - grey[2:, 1:-1] - grey[1:-1, :-2] - grey[1:-1, 2:]
-        sharpness.append(lap.std())
-    return np.mean(saturation), np.mean(sharpness)
+    """Mean saturation and sharpness of images, measured as tools/image_statistics.py does."""
+    spec = importlib.util.spec_from_file_location("image_statistics",
+                                                  os.path.join("tools", "image_statistics.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    values = [tool.image_statistics(Image.open(path)) for path in paths]
+    return tuple(np.mean([v[key] for v in values]) for key in ("saturation", "sharpness"))
 
 
 def mask_height(image_path):
