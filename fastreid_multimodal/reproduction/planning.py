@@ -82,15 +82,22 @@ def _stage1_dir(output_dir, run, seed, extra_opts):
 
 def _train_dir(output_dir, run, seed):
     """A transfer run's training folder: that of the first 'train' run (every table, real before
-    synthetic) with the same config and options, so a model trained for one table is tested on
-    other data sets without training it again."""
+    synthetic) with the same config and options, or the stage I of the first pipeline whose
+    pre-training is that config with those options (the variant as MODEL.DMF.MODALITIES, as
+    tools/dmf_pipeline.py passes it), so a model trained for one table is tested on other data
+    sets without training it again."""
     for name, table in TABLES.items():
         for chosen, suffix in ((table, ""), (table.synthetic, "-synthetic")):
             for row in chosen.rows if chosen else ():
                 other = row.run
+                folder = os.path.join(output_dir, name + suffix,
+                                      f"{_slug(other.folder or row.name)}_s{seed}")
                 if other.kind == "train" and (other.config, other.opts) == (run.config, run.opts):
-                    return os.path.join(output_dir, name + suffix,
-                                        f"{_slug(other.folder or row.name)}_s{seed}")
+                    return folder
+                if other.kind == "pipeline" and other.variant != "none" and \
+                        (other.pretrain, (*other.opts, "MODEL.DMF.MODALITIES", other.variant)) == \
+                        (run.config, run.opts):
+                    return os.path.join(folder, "stage1")
     return None
 
 

@@ -147,6 +147,19 @@ def test_a_stage_one_is_trained_once_for_every_stage_two_that_starts_from_it():
     assert all(stage1_of(run) is None for run in with_opts)
 
 
+def test_stage_one_models_are_tested_directly_without_training_them_again():
+    """dmf-stage1 evaluates the synthetic Table 1's stage I folders (the variant passed as the
+    pipeline passes it), only after they have finished."""
+    _, runs = plan("dmf-stage1", "/tmp/out", synthetic=True, seeds=(2,))
+    assert [run.after for run in runs] == ["/tmp/out/dmf-1-synthetic/image_only_s2/stage1",
+                                           "/tmp/out/dmf-1-synthetic/text_image_dmf_s2/stage1"]
+    for run, variant in zip(runs, ("image", "both")):
+        command = run.command
+        assert command[command.index("--train-dir") + 1] == run.after
+        assert command[-4:] == ["MODEL.DMF.MODALITIES", variant, "SEED", "2"]
+        assert "SynthPersonSourceVal" in command[command.index("--tests") + 1:]
+
+
 def test_synthetic_mmet_tables_report_image_and_text_queries():
     for name in ("mmet-1", "mmet-2"):
         table = select(name, synthetic=True)
