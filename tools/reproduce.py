@@ -22,7 +22,7 @@ from fastreid_multimodal.engine.defaults import run_cli  # noqa: E402
 from fastreid_multimodal.reproduction.execution import execute  # noqa: E402
 from fastreid_multimodal.reproduction.paper_tables import TABLES  # noqa: E402
 from fastreid_multimodal.reproduction.planning import (  # noqa: E402
-    datasets_message, missing_datasets, plan, select)
+    choose_rows, datasets_message, missing_datasets, plan, select)
 from fastreid_multimodal.reproduction.report import (  # noqa: E402
     chance_reference, format_results_json, write_results_json, write_table)
 
@@ -45,6 +45,9 @@ def main(argv=None):
     parser.add_argument("--collect", action="store_true",
                         help="write the results JSON and table from the runs finished so far "
                              "(each row over its own finished seeds); train nothing")
+    parser.add_argument("--rows", nargs="+", default=None, metavar="ROW",
+                        help="train only these rows (names as --dry-run lists them, or their "
+                             "folder names); the table is still written from every finished run")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides for every run")
     args = parser.parse_args(argv)
     seeds = args.seeds or ([0, 1, 2, 3, 4] if args.synthetic else [0])
@@ -57,6 +60,7 @@ def main(argv=None):
             print(format_results_json(select(args.table, args.synthetic), json.load(f)))
         return 0
     table, runs = plan(args.table, args.output_dir, args.synthetic, seeds, args.opts)
+    chosen = choose_rows(table, args.rows) if args.rows else None
     missing = missing_datasets(runs)
     print(f"{table.title}: {len(runs)} runs, {sum(r.done for r in runs)} already done")
     for run in runs:
@@ -74,7 +78,8 @@ def main(argv=None):
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
     started = time.time()
-    trained = {} if args.collect else execute(runs, jobs=args.jobs)
+    todo = [run for run in runs if chosen is None or run.row in chosen]
+    trained = {} if args.collect else execute(todo, jobs=args.jobs)
     if trained:
         print(f"trained {len(trained)} runs in {time.time() - started:.0f} s wall "
               f"({sum(trained.values()):.0f} s summed over runs, --jobs {args.jobs})")

@@ -51,6 +51,19 @@ def _slug(text):
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
+def choose_rows(table, wanted):
+    """The names of the table's rows that ``wanted`` names (a row's name or its folder name);
+    an unknown one is a ConfigError listing the table's rows."""
+    by_name = {}
+    for row in table.rows:
+        by_name[row.name] = by_name[_slug(row.name)] = row.name
+    unknown = [name for name in wanted if name not in by_name]
+    if unknown:
+        raise ConfigError(f"--rows: {', '.join(map(repr, unknown))} is not a row of this table; "
+                          f"its rows: {'; '.join(repr(row.name) for row in table.rows)}")
+    return {by_name[name] for name in wanted}
+
+
 def _run_dir(output_dir, run, synthetic, seed):
     """The run's folder, named after the first table (in TABLES order) with the same run."""
     for name, table in TABLES.items():

@@ -6,10 +6,11 @@ import sys
 
 import pytest
 
+from fastreid_multimodal.errors import ConfigError
 from fastreid_multimodal.reproduction.execution import execute
 from fastreid_multimodal.reproduction.paper_tables import MAP, R1, TABLES, format_comparison
 from fastreid_multimodal.reproduction.planning import (
-    PlannedRun, missing_datasets, needed_datasets, plan, prepare_synthetic_data, select)
+    PlannedRun, choose_rows, missing_datasets, needed_datasets, plan, prepare_synthetic_data, select)
 from fastreid_multimodal.reproduction.report import (
     collect, format_results_json, step_significance, write_results_json, write_table)
 
@@ -96,6 +97,14 @@ def test_collect_writes_the_json_of_finished_runs_and_trains_nothing(tmp_path, t
     data = json.load(open(results / "mmet-2-synthetic.json"))
     assert data["seeds"] == [0] and data["rows"]["MIM only"]["SynthPersonCampus"]["mAP"] == [12.5]
     assert sorted(os.listdir(out / "mmet-2-synthetic")) == ["mim_only_s0"]  # nothing trained
+
+
+def test_rows_are_chosen_by_name_or_folder_and_an_unknown_one_lists_the_rows():
+    table = select("dmf-stage1", synthetic=True)
+    assert choose_rows(table, ["image only, ID loss only", "text_image_dmf_id_loss_only"]) == \
+        {"image only, ID loss only", "text + image (DMF), ID loss only"}
+    with pytest.raises(ConfigError, match=r"'image only' is not a row.*'image only, after stage I'"):
+        choose_rows(table, ["image only"])
 
 
 def test_dry_run_from_the_command_line(tool):
