@@ -106,6 +106,12 @@ def _dmf_stage1():
         "transfer", SYN_PRE, tests=tests,
         opts=("MODEL.DMF.MODALITIES", variant, "MODEL.LOSSES.NAME", '("CrossEntropyLoss",)')))
         for name, variant in variants)
+    # the frozen ImageNet translator fixes what the image tokens can say; trained, the image path
+    # can take what the captions teach into its own features (49.4 -> 72.0 SourceVal mAP for DMF)
+    rows += tuple(Row(f"{name}, translator trained", Run(
+        "transfer", SYN_PRE, tests=tests,
+        opts=("MODEL.DMF.MODALITIES", variant, "MODEL.IMAGE.FREEZE_TRANSLATOR", "False")))
+        for name, variant in variants)
     names = [row.name for row in rows]
     return Table(
         "DMF's stage I alone (ours)", (), (MAP, R1), (),
@@ -113,7 +119,7 @@ def _dmf_stage1():
             "DMF's stage I models on SynthPerson, no stage II: image-only against text + image "
             "pre-training on the source domain, tested directly (mAP / R1)", tests, (MAP, R1), rows,
             steps=((names[0], names[1]), (names[2], names[3]), (names[4], names[5]),
-                   (names[0], names[2]), (names[1], names[3]))))
+                   (names[6], names[7]), (names[0], names[2]), (names[1], names[3]))))
 
 
 REAL_FT = "configs/DMF/real/duke_to_market.yml"
