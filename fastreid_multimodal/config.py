@@ -79,6 +79,7 @@ def add_multimodal_config(cfg):
 
     _C.MODEL.DMF = CN()
     _C.MODEL.DMF.MODALITIES = "both"  # training samples: both (DMF), image (image-only pre-training) or text (text-only)
+    _C.MODEL.DMF.CLASSIFIER = "shared"  # identity classifier of images and captions: shared (DMF: one identity space) or per_modality (one each; captions reach the image path only through the shared blocks, BNNeck and triplet)
 
     # MMET
     _C.MODEL.MMET = CN()
@@ -123,6 +124,7 @@ MMET_EVAL_FEATURES = ("image", "fusion")  # MODEL.MMET.EVAL_FEATURE
 ITM_INPUTS = ("masked", "clean")  # MODEL.MMET.ITM_INPUTS
 GC_FEATURES = ("cls", "bnneck")  # MODEL.MMET.GC_FEATURE
 MMET_CLASSIFIERS = ("shared", "per_modality")  # MODEL.MMET.CLASSIFIER
+DMF_CLASSIFIERS = MMET_CLASSIFIERS  # MODEL.DMF.CLASSIFIER
 MMET_LOSSES = ("CrossEntropyLoss", "TripletLoss", "GlobalContrastive", "MaskedImageModeling",
                "MaskedLanguageModeling", "MaskedMultimodalModeling", "ImageTextMatching")  # MODEL.LOSSES.NAME of MMET
 MMET_WEIGHT_KEYS = ("MODEL.MMET.MIM_WEIGHT", "MODEL.MMET.MLM_WEIGHT", "MODEL.MMET.MMM_WEIGHT",

@@ -84,6 +84,34 @@ def test_losses_and_gradients_reach_the_right_parameters(modalities, trained, un
         assert not has_grad(prefix), prefix
 
 
+@pytest.mark.parametrize("modalities", [[0, 0, 0, 0], [1, 1, 1, 1], [0, 1, 1, 0]])
+def test_per_modality_classifier_keeps_captions_off_the_image_class_weights(modalities):
+    """per_modality: a caption's ID loss moves only ``text_weight``, an image's only the head's
+    weight; the shared classifier (DMF) gets both. Image logits are the shared model's."""
+    shared, own = tiny_dmf().train(), tiny_dmf("MODEL.DMF.CLASSIFIER", "per_modality").train()
+    assert shared.text_weight is None
+    torch.testing.assert_close(own.text_weight, own.heads.weight)  # same start, own tensor
+    assert own.text_weight.data_ptr() != own.heads.weight.data_ptr()
+    own.text_weight.data.add_(0.5 * torch.randn_like(own.text_weight))  # tell the two apart
+    data = batch(modalities)
+    with EventStorage(0):
+        losses = own(data)
+        reference = shared(data)
+    losses["loss_cls"].backward()
+    has_images, has_texts = 0 in modalities, 1 in modalities
+    assert (own.heads.weight.grad is not None and own.heads.weight.grad.abs().sum() > 0) == has_images
+    assert (own.text_weight.grad is not None and own.text_weight.grad.abs().sum() > 0) == has_texts
+    if not has_texts:  # nothing else differs from the shared model
+        torch.testing.assert_close(losses["loss_cls"], reference["loss_cls"])
+    else:
+        assert not torch.allclose(losses["loss_cls"], reference["loss_cls"])
+
+
+def test_bad_dmf_classifier_is_a_config_error_naming_the_key():
+    with pytest.raises(ConfigError, match=r"MODEL.DMF.CLASSIFIER must be one of .*'split'"):
+        tiny_dmf("MODEL.DMF.CLASSIFIER", "split")
+
+
 def test_features_keep_batch_order():
     model = tiny_dmf().eval()
     mixed = batch([1, 0, 1, 0])

@@ -1,11 +1,14 @@
 """DMF meta-architecture (DMF Algorithm 1): images and captions of the same identities in one
-batch, one shared encoder, one BNNeck head and classifier over both, ID + soft-margin triplet."""
+batch, one shared encoder, one BNNeck head and classifier over both, ID + soft-margin triplet.
+MODEL.DMF.CLASSIFIER per_modality gives the captions a classifier of their own (ours)."""
 import torch
+import torch.nn.functional as F
 from fastreid.modeling.heads import build_heads
 from fastreid.modeling.backbones import build_backbone
 from fastreid.modeling.meta_arch.build import META_ARCH_REGISTRY
 from fastreid.utils import events
 
+from ...config import DMF_CLASSIFIERS, check_choice
 from ...data.multimodal import MODALITIES
 from ...data.samples import IMAGE, TEXT
 from ..feature_map import as_feature_map
@@ -26,8 +29,12 @@ class DMF(PixelNormalization):
             raise ConfigError(f"MODEL.DMF.MODALITIES must be one of {MODALITIES}, "
                               f"got {cfg.MODEL.DMF.MODALITIES!r}")
         self.modalities = cfg.MODEL.DMF.MODALITIES
+        check_choice(cfg.MODEL.DMF.CLASSIFIER, DMF_CLASSIFIERS, "MODEL.DMF.CLASSIFIER")
         self.backbone = build_backbone(cfg)
         self.heads = build_heads(cfg)
+        # per_modality: the captions' class weights, initialised as the images' are
+        self.text_weight = torch.nn.Parameter(self.heads.weight.detach().clone()) \
+            if cfg.MODEL.DMF.CLASSIFIER == "per_modality" else None
         self.loss_fns = build_losses(cfg)
         self.init_pixel_stats(cfg)
         self.seen = {IMAGE: 0, TEXT: 0}
@@ -58,6 +65,26 @@ class DMF(PixelNormalization):
         ids, mask = input_ids.to(self.device), attention_mask.to(self.device)
         return self.heads(as_feature_map(self.backbone.forward_text(ids, mask)))
 
+    def own_text_classifier(self, feats, targets, is_text):
+        """The head's outputs with the captions' logits from ``text_weight``: one BNNeck over the
+        batch as with the shared classifier, only the class weights differ."""
+        necks = []
+        hook = self.heads.bottleneck.register_forward_hook(lambda m, i, out: necks.append(out))
+        try:
+            outputs = self.heads(as_feature_map(feats), targets)
+        finally:
+            hook.remove()
+        neck = necks[0][..., 0, 0]
+        if self.heads.cls_layer.__class__.__name__ == "Linear":
+            logits = F.linear(neck[is_text], self.text_weight)
+        else:
+            logits = F.linear(F.normalize(neck[is_text]), F.normalize(self.text_weight))
+        cls_outputs = outputs["cls_outputs"].clone()
+        cls_outputs[is_text] = self.heads.cls_layer(logits.clone(), targets[is_text])
+        pred = outputs["pred_class_logits"].clone()
+        pred[is_text] = logits.detach() * self.heads.cls_layer.s
+        return {**outputs, "cls_outputs": cls_outputs, "pred_class_logits": pred}
+
     def count_samples(self, modality):
         """Images and captions trained on so far, logged (metrics.json: samples/images, samples/texts)."""
         self.seen[IMAGE] += int((modality == IMAGE).sum())
@@ -77,7 +104,11 @@ class DMF(PixelNormalization):
         require_multimodal_batch(batch, "DMF")
         targets = batch["targets"].to(self.device)
         self.count_samples(batch["modality"])
-        outputs = self.heads(as_feature_map(self.features(batch)), targets)
+        modality = batch["modality"].to(self.device)
+        if self.text_weight is None or not (modality == TEXT).any():
+            outputs = self.heads(as_feature_map(self.features(batch)), targets)
+        else:
+            outputs = self.own_text_classifier(self.features(batch), targets, modality == TEXT)
         losses = {}
         for loss_fn in self.loss_fns.values():
             losses.update(loss_fn(outputs, {**batch, "targets": targets}))
