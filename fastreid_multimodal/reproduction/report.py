@@ -188,7 +188,13 @@ def format_results_json(table, data):
     reference = {name: {t: {long_name.get(m, m): v for m, v in ms.items()} for t, ms in ts.items()}
                  for name, ts in data.get("reference", {}).items()}
     seeds = data["seeds"]
-    text = (f"## {table.title}\n\nmean ± sample std over seeds {seeds}\n\n"
+    # rows that have finished fewer seeds than the table (an A/A row's own seed set is not that)
+    fewer = {row: own for row, own in data.get("row_seeds", {}).items()
+             if own and set(own) < set(seeds) and table.pairing == "seed"}
+    only = "" if not fewer else " (" + "; ".join(
+        f"{row}: {'seed' if len(own) == 1 else 'seeds'} {', '.join(map(str, own))} only"
+        for row, own in fewer.items()) + ")"
+    text = (f"## {table.title}\n\nmean ± sample std over seeds {seeds}{only}\n\n"
             + format_comparison(table, mean, std, reference) + "\n")
     for metric in dict.fromkeys(short_metric(m) for m in table.metrics if "mAP" in m):
         which = "Steps between rows" if table.steps else "Consecutive rows"

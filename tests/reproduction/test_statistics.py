@@ -113,6 +113,7 @@ def test_aa_table_pairs_disjoint_seeds_by_position(tmp_path, tool):
     assert data["row_seeds"] == {"A: seeds 0-4": [0, 1, 2], "A': seeds 5-9": [5, 6, 7]}
     text = format_results_json(table, data)
     assert "paired by position" in text and "(unpaired)" not in text
+    assert "mean ± sample std over seeds [0, 1, 2, 5, 6, 7]\n" in text  # each row has its own three
     # d = (1, -0.5, 0): +0.2, SE = std(d)/sqrt(3) = 0.441 -> 2SE 0.9, no
     assert "| A: seeds 0-4 → A': seeds 5-9 | +0.2 (0.9) no |" in text
     run = tool("reproduce.py", "--table", "aa", "--synthetic", "--dry-run",
@@ -121,6 +122,19 @@ def test_aa_table_pairs_disjoint_seeds_by_position(tmp_path, tool):
     assert run.stdout.count("[todo]") == 10 and "(seed 9)" in run.stdout
     run = tool("reproduce.py", "--table", "aa", "--dry-run")
     assert run.returncode == 2 and run.stderr.strip() == "error: --table aa exists only with --synthetic"
+
+
+def test_a_row_with_fewer_seeds_says_which_it_has(tmp_path):
+    table = select("dmf-stage1", synthetic=True)
+    _, runs = plan("dmf-stage1", str(tmp_path / "out"), synthetic=True, seeds=(0, 1))
+    for run in runs:
+        if run.seed == 0 or run.row == table.rows[0].name:
+            _finish(run, {name: {MAP: 50.0, R1: 60.0} for name in table.targets})
+    data = write_results_json(table, runs, str(tmp_path / "t.json"))
+    header = format_results_json(table, data).splitlines()[2]
+    assert header.startswith("mean ± sample std over seeds [0, 1] (text + image (DMF), after stage I: "
+                             "seed 0 only; ")
+    assert table.rows[0].name + ":" not in header
 
 
 def test_a_table_can_name_its_steps_beyond_consecutive_rows():
