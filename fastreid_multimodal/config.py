@@ -100,6 +100,7 @@ def add_multimodal_config(cfg):
     _C.MODEL.MMET.ITM_HARD_NEGATIVES = True  # draw ITM negatives by L_GC similarity (ALBEF) instead of uniformly among other identities
     _C.MODEL.MMET.GC_WEIGHT = 1.0  # weight of GlobalContrastive (L_GC: InfoNCE between clean CLS_I and CLS_T of pairs)
     _C.MODEL.MMET.GC_FEATURE = "cls"  # what L_GC compares: cls (raw [CLS_I]/[CLS_T]) or bnneck (each through its own BNNeck normalisation, the space retrieval ranks in)
+    _C.MODEL.MMET.GC_PROJECTION = 0  # 0: L_GC compares the Re-ID features themselves; D > 0: linear maps of [CLS_I] and [CLS_T] to D dims first (FLAVA's image/text projections), so aligning captions does not reshape the image Re-ID feature directly
     _C.MODEL.MMET.GC_TEMPERATURE = 0.07  # L_GC softmax temperature on cosine similarities (CLIP's initial value)
     _C.MODEL.MMET.FUSION_REID_WEIGHT = 1.0  # weight of ID + triplet on [CLS_M] of pairs relative to [CLS_I]/[CLS_T] (0: none; they compete with ITM for [CLS_M])
     _C.MODEL.MMET.FUSION_LR_FACTOR = 1.0  # lr multiplier of the fusion encoder and ITM head (a lower lr keeps CLS_M from collapsing, so ITM can learn)
@@ -184,5 +185,8 @@ def check_mmet_config(cfg):
                           "(with 0 nothing trains the [CLS_M] BNNeck it would evaluate)")
     if float(mmet.FUSION_LR_FACTOR) <= 0:
         raise ConfigError(f"MODEL.MMET.FUSION_LR_FACTOR must be > 0, got {mmet.FUSION_LR_FACTOR}")
+    projection = mmet.GC_PROJECTION
+    if isinstance(projection, bool) or not isinstance(projection, int) or projection < 0:
+        raise ConfigError(f"MODEL.MMET.GC_PROJECTION must be 0 (none) or a dimension > 0, got {projection!r}")
     if float(mmet.GC_TEMPERATURE) <= 0:
         raise ConfigError(f"MODEL.MMET.GC_TEMPERATURE must be > 0, got {mmet.GC_TEMPERATURE}")

@@ -248,6 +248,8 @@ def _text_path_ablation():
             Row("one classifier per modality", Run("train", no_masking,
                                                    opts=SOURCE_VAL + PER_MODALITY_CLASSIFIER)),
             Row("- L_GC", Run("train", no_masking, opts=SOURCE_VAL + without("GlobalContrastive"))),
+            Row("L_GC on projections (FLAVA)", Run("train", no_masking,
+                                                    opts=SOURCE_VAL + ("MODEL.MMET.GC_PROJECTION", "192"))),
             Row("- ITM", Run("train", no_masking, opts=SOURCE_VAL + without("ImageTextMatching"))),
             Row("- ID + triplet on [CLS_M]", Run("train", no_masking, opts=SOURCE_VAL + NO_FUSION_REID)))
     names = [row.name for row in rows]

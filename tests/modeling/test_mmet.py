@@ -517,6 +517,39 @@ def test_gc_feature_bnneck_compares_batch_normalised_cls_and_leaves_running_stat
     assert all(torch.equal(a, b) for a, b in zip(stats["cls"], stats["bnneck"]))
 
 
+def test_gc_projection_contrasts_linear_maps_of_the_cls_and_trains_them():
+    """GC_PROJECTION D: L_GC reads each modality's own D-dim linear map of the clean CLS (the
+    unprojected CLS through the maps, checked by hand) and its gradient reaches both maps."""
+    batch = make_batch([PAIR] * 4 + [IMAGE, TEXT], pids=[0, 1, 2, 3, 0, 1])
+    seen = {}
+    for projection in (0, 8):
+        model = tiny_mmet("MODEL.MMET.GC_PROJECTION", str(projection))
+        handle = model.loss_fns["GlobalContrastive"].register_forward_hook(
+            lambda m, args, out: seen.__setitem__(projection, args[0]["gc"]))
+        torch.manual_seed(0)
+        losses = run(model, batch)
+        handle.remove()
+        if projection:
+            losses["loss_gc"].backward()
+            for proj in (model.gc_image_proj, model.gc_text_proj):
+                assert proj.weight.grad is not None and proj.weight.grad.abs().sum() > 0
+            with torch.no_grad():  # same seed: the same CLS as the unprojected model's
+                expected = {"image": model.gc_image_proj(seen[0]["image"]),
+                            "text": model.gc_text_proj(seen[0]["text"])}
+        else:
+            assert model.gc_image_proj is None and model.gc_text_proj is None
+    for key in ("image", "text"):
+        assert seen[8][key].shape == (4, 8)
+        torch.testing.assert_close(seen[8][key].detach(), expected[key], atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("value,message", [("-1", "must be 0 .none. or a dimension > 0, got -1"),
+                                           ("1.5", "Type mismatch"), ("True", "Type mismatch")])
+def test_bad_gc_projection_is_a_config_error_naming_the_key(value, message):
+    with pytest.raises(ConfigError, match=f"MODEL.MMET.GC_PROJECTION.*{message}|{message}.*MODEL.MMET.GC_PROJECTION"):
+        tiny_mmet("MODEL.MMET.GC_PROJECTION", value)
+
+
 # -- evaluation -------------------------------------------------------------------------------------
 def test_eval_feature_is_exactly_the_configured_cls_after_its_own_bnneck():
     images = torch.rand(2, 3, 64, 32) * 255

@@ -12,7 +12,8 @@ Two passes over a training batch (``data.pairs.PairCollate``), as in FLAVA, whic
   pulled to the same class weight, and the classifier gets 3 gradients per pair; ``per_modality``
   gives each CLS its own, so only L_GC, ITM and [CLS_M]'s losses tie the modalities.
   Each loss is the mean over the groups present. ``GlobalContrastive`` (L_GC) on the clean CLS_I /
-  CLS_T of the pairs (MODEL.MMET.GC_FEATURE bnneck: after each one's BNNeck normalisation).
+  CLS_T of the pairs (MODEL.MMET.GC_FEATURE bnneck: after each one's BNNeck normalisation;
+  MODEL.MMET.GC_PROJECTION: through a linear projection per modality first, as FLAVA).
 * MASKED pass (patches / tokens masked as the loader says): only what predicts or matches.
   MaskedImageModeling (h_I of the masked patches of unpaired images -> pixels), MaskedLanguageModeling
   (h_T of the masked tokens of unpaired texts -> words), MaskedMultimodalModeling (h_M of the pairs'
@@ -91,6 +92,10 @@ class MMET(PixelNormalization):
             # the class weights the images are pulled to (MODEL.MMET.CLASSIFIER per_modality: not)
             self.text_heads.weight = self.heads.weight
             self.fusion_heads.weight = self.heads.weight
+        projection, width = cfg.MODEL.MMET.GC_PROJECTION, cfg.MODEL.BACKBONE.FEAT_DIM
+        # FLAVA contrasts projections of the CLS, not the CLS itself
+        self.gc_image_proj = torch.nn.Linear(width, projection) if projection else None
+        self.gc_text_proj = torch.nn.Linear(width, projection) if projection else None
         self.loss_fns = build_losses(cfg)
         names = set(cfg.MODEL.LOSSES.NAME)
         self.uses_masked_pass = bool(names & {MIM, MLM, MMM}) or (ITM in names and not self.itm_on_clean)
@@ -283,6 +288,8 @@ class MMET(PixelNormalization):
             if self.gc_on_bnneck:
                 image_cls, text_cls = bnneck_normalised(self.heads, image_cls), \
                     bnneck_normalised(self.text_heads, text_cls)
+            if self.gc_image_proj is not None:
+                image_cls, text_cls = self.gc_image_proj(image_cls), self.gc_text_proj(text_cls)
             outputs["gc"] = {"image": image_cls, "text": text_cls, "targets": targets[clean["pair"]]}
             if self.hard_negatives:
                 similarity = F.normalize(image_cls.detach(), dim=1) @ \
