@@ -134,8 +134,8 @@ def _seeds_of(data, row, values):
 def step_significance(data, metric, steps=None):
     """Markdown: for each pair of consecutive rows (the tables' intended order), per target, the
     mean of the per-seed differences and twice their standard error, paired by seed (or by
-    position where the table says so); rows with different seed sets fall back to the unpaired
-    2 * sqrt(s1^2/n1 + s2^2/n2) and say so. "yes" when the difference exceeds 2 SE, "reversed"
+    position where the table says so); rows with different seed sets pair on the seeds both ran
+    (two or more) or fall back to the unpaired 2 * sqrt(s1^2/n1 + s2^2/n2), and say which. "yes" when the difference exceeds 2 SE, "reversed"
     when it is below -2 SE. Then the minimum detectable difference, 2.8 SE, per step."""
     names = list(data["rows"])
     targets = data["targets"]
@@ -158,6 +158,8 @@ def step_significance(data, metric, steps=None):
                 mdds.append("-")
                 continue
             mark = "" if result.paired else " (unpaired)"
+            if result.paired and not by_position and result.n < max(len(a), len(b)):
+                mark = f" (paired on {result.n} seeds)"
             if not result.paired and all(u[:2] != (low, high) for u in unpaired):
                 unpaired.append((low, high, seeds_a, seeds_b))
             cells.append(f"{result.diff:+.1f} ({result.two_se:.1f}) {result.verdict}{mark}")

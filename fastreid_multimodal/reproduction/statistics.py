@@ -4,7 +4,8 @@ Rows that ran the same seeds are compared PAIRED: the difference of each seed's 
 d_i = b_i - a_i (same data, same initialisation stream, same batch order where the configs allow),
 its mean and standard error SE = std(d, ddof=1) / sqrt(n). Seed-to-seed variation that both rows
 share cancels, so a paired test sees smaller steps than the unpaired one. Rows with different seed
-sets fall back to the unpaired SE = sqrt(s1^2/n1 + s2^2/n2) and are marked so.
+sets are paired on the seeds both ran (at least two; the step says on which), else fall back to
+the unpaired SE = sqrt(s1^2/n1 + s2^2/n2) and are marked so.
 
 Verdict: "yes" when the mean difference exceeds 2 SE, "reversed" when it is below -2 SE, else
 "no". The minimum detectable difference (MDD) for these seeds is 2.8 SE: a true step that large
@@ -63,4 +64,9 @@ def step(a, b, seeds_a=None, seeds_b=None, by_position=False) -> Optional[Step]:
     if len(a) == len(b) and (by_position or (seeds_a is not None and seeds_b is not None
                                              and list(seeds_a) == list(seeds_b))):
         return paired_step(a, b)
+    if seeds_a is not None and seeds_b is not None and not by_position:
+        common = [seed for seed in seeds_a if seed in seeds_b]
+        if len(common) >= 2:  # pair on the seeds both rows ran rather than drop the pairing
+            return paired_step([a[list(seeds_a).index(s)] for s in common],
+                               [b[list(seeds_b).index(s)] for s in common])
     return unpaired_step(a, b)

@@ -33,10 +33,16 @@ def test_paired_step_is_the_hand_computed_value():
     assert paired_step([1.0], [2.0]) is None
 
 
-def test_rows_with_other_seeds_fall_back_to_unpaired():
+def test_rows_with_other_seeds_pair_on_the_common_ones_else_fall_back_to_unpaired():
     assert step(A, B, [0, 1, 2, 3, 4], [0, 1, 2, 3, 4]).paired
-    assert not step(A, B, [0, 1, 2, 3, 4], [0, 1, 2, 3, 5]).paired
-    assert not step(A, B[:4], [0, 1, 2, 3, 4], [0, 1, 2, 3]).paired
+    common = step(A, B, [0, 1, 2, 3, 4], [0, 1, 2, 3, 5])  # seeds 0-3 in both
+    assert common.paired and common.n == 4
+    assert common.diff == pytest.approx(np.mean(np.subtract(B[:4], A[:4])))
+    shuffled = step(A[:3], [B[2], B[0], B[1]], [0, 1, 2], [2, 0, 1])  # values follow their seeds
+    assert shuffled.paired and shuffled.diff == pytest.approx(np.mean(np.subtract(B[:3], A[:3])))
+    assert step(A, B[:4], [0, 1, 2, 3, 4], [0, 1, 2, 3]).n == 4
+    assert not step(A[:2], B[:2], [0, 1], [1, 2]).paired      # one common seed: no paired SE
+    assert not step(A, B, [0, 1, 2, 3, 4], [5, 6, 7, 8, 9]).paired
     assert not step(A, B, None, [0, 1, 2, 3, 4]).paired       # seeds unknown
     assert step(A, B, [0, 1, 2, 3, 4], [5, 6, 7, 8, 9], by_position=True).paired
 
@@ -56,8 +62,11 @@ def test_the_printed_steps_say_paired_unpaired_and_mdd():
     assert "| a → b | +1.4 (0.6) yes |" in paired and "(unpaired)" not in paired
     assert "MDD = 2.8 × SE" in paired and "80 % power" in paired
     assert f"| a → b | {2.8 * np.sqrt(0.425 / 5):.1f} |" in paired  # the MDD table
+    common = step_significance(_data({"a": A, "b": B[:4]},
+                                     {"a": [0, 1, 2, 3, 4], "b": [0, 1, 2, 4]}), "mAP")
+    assert "(paired on 4 seeds)" in common and "(unpaired)" not in common
     other = step_significance(_data({"a": A, "b": B[:4]},
-                                    {"a": [0, 1, 2, 3, 4], "b": [0, 1, 2, 4]}), "mAP")
+                                    {"a": [0, 1, 2, 3, 4], "b": [5, 6, 7, 8]}), "mAP")
     assert "(unpaired)" in other and "not paired, the rows ran different seeds" in other
     assert "2·sqrt(s1²/n1 + s2²/n2)" in other
 
