@@ -185,8 +185,8 @@ def check_mmet_config(cfg):
                           "(with 0 nothing trains the [CLS_M] BNNeck it would evaluate)")
     if float(mmet.FUSION_LR_FACTOR) <= 0:
         raise ConfigError(f"MODEL.MMET.FUSION_LR_FACTOR must be > 0, got {mmet.FUSION_LR_FACTOR}")
-    projection = mmet.GC_PROJECTION
-    if isinstance(projection, bool) or not isinstance(projection, int) or projection < 0:
-        raise ConfigError(f"MODEL.MMET.GC_PROJECTION must be 0 (none) or a dimension > 0, got {projection!r}")
+    if mmet.GC_PROJECTION < 0:  # yacs has already refused a value that is not an int
+        raise ConfigError(f"MODEL.MMET.GC_PROJECTION must be 0 (none) or a dimension > 0, "
+                          f"got {mmet.GC_PROJECTION!r}")
     if float(mmet.GC_TEMPERATURE) <= 0:
         raise ConfigError(f"MODEL.MMET.GC_TEMPERATURE must be > 0, got {mmet.GC_TEMPERATURE}")

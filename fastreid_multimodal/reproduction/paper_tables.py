@@ -91,31 +91,26 @@ def _dmf_stage1():
     trained again), tested directly on the held-out source identities and the three targets."""
     tests = ("SynthPersonSourceVal",) + SYN_TARGETS
     variants = (("image only", "image"), ("text + image (DMF)", "both"))
-    rows = tuple(Row(f"{name}, after stage I", Run("transfer", SYN_PRE, tests=tests,
-                                                    opts=("MODEL.DMF.MODALITIES", variant)))
-                 for name, variant in variants)
+
+    def stage1(name, variant, *opts):
+        return Row(name, Run("transfer", SYN_PRE, tests=tests,
+                             opts=("MODEL.DMF.MODALITIES", variant) + opts))
+    rows = tuple(stage1(f"{name}, after stage I", variant) for name, variant in variants)
     # the demo's stage I is far from converged (ID loss 2.7-2.9 of ln 100 = 4.6 at its end): does
     # the image path catch up with the captions given three times the steps?
-    rows += tuple(Row(f"{name}, after a 30-epoch stage I", Run(
-        "transfer", SYN_PRE, tests=tests,
-        opts=("MODEL.DMF.MODALITIES", variant, "SOLVER.MAX_EPOCH", "30", "SOLVER.CHECKPOINT_PERIOD", "10")))
-        for name, variant in variants)
+    rows += tuple(stage1(f"{name}, after a 30-epoch stage I", variant, "SOLVER.MAX_EPOCH", "30",
+                         "SOLVER.CHECKPOINT_PERIOD", "10") for name, variant in variants)
     # FastReID's hard mining over the fused batch makes a caption the hardest positive of an image
     # anchor in about a third of the batches: without the triplet loss, do captions still cost?
-    rows += tuple(Row(f"{name}, ID loss only", Run(
-        "transfer", SYN_PRE, tests=tests,
-        opts=("MODEL.DMF.MODALITIES", variant, "MODEL.LOSSES.NAME", '("CrossEntropyLoss",)')))
-        for name, variant in variants)
+    rows += tuple(stage1(f"{name}, ID loss only", variant, "MODEL.LOSSES.NAME", '("CrossEntropyLoss",)')
+                  for name, variant in variants)
     # the frozen ImageNet translator fixes what the image tokens can say; trained, the image path
     # can take what the captions teach into its own features (49.4 -> 72.0 SourceVal mAP for DMF)
-    rows += tuple(Row(f"{name}, translator trained", Run(
-        "transfer", SYN_PRE, tests=tests,
-        opts=("MODEL.DMF.MODALITIES", variant, "MODEL.IMAGE.FREEZE_TRANSLATOR", "False")))
-        for name, variant in variants)
+    rows += tuple(stage1(f"{name}, translator trained", variant, "MODEL.IMAGE.FREEZE_TRANSLATOR", "False")
+                  for name, variant in variants)
     # without the triplet loss captions cost more, so the shared classifier is the suspect
-    rows += (Row("text + image (DMF), one classifier per modality", Run(
-        "transfer", SYN_PRE, tests=tests, opts=("MODEL.DMF.MODALITIES", "both",
-                                                "MODEL.DMF.CLASSIFIER", "per_modality"))),)
+    rows += (stage1("text + image (DMF), one classifier per modality", "both",
+                    "MODEL.DMF.CLASSIFIER", "per_modality"),)
     names = [row.name for row in rows]
     return Table(
         "DMF's stage I alone (ours)", (), (MAP, R1), (),

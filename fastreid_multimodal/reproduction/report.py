@@ -135,8 +135,9 @@ def step_significance(data, metric, steps=None):
     """Markdown: for each pair of consecutive rows (the tables' intended order), per target, the
     mean of the per-seed differences and twice their standard error, paired by seed (or by
     position where the table says so); rows with different seed sets pair on the seeds both ran
-    (two or more) or fall back to the unpaired 2 * sqrt(s1^2/n1 + s2^2/n2), and say which. "yes" when the difference exceeds 2 SE, "reversed"
-    when it is below -2 SE. Then the minimum detectable difference, 2.8 SE, per step."""
+    (two or more) or fall back to the unpaired 2 * sqrt(s1^2/n1 + s2^2/n2), and say which. "yes"
+    when the difference exceeds 2 SE, "reversed" when it is below -2 SE. Then the minimum
+    detectable difference, 2.8 SE, per step."""
     names = list(data["rows"])
     targets = data["targets"]
     by_position = data.get("pairing") == "position"
