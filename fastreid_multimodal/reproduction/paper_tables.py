@@ -246,6 +246,9 @@ def _text_path_ablation():
             Row("L_GC on projections (FLAVA)", Run("train", no_masking,
                                                     opts=SOURCE_VAL + ("MODEL.MMET.GC_PROJECTION", "192"))),
             Row("- ITM", Run("train", no_masking, opts=SOURCE_VAL + without("ImageTextMatching"))),
+            *(Row(f"L_GC weight {weight}", Run("train", no_masking,
+                                               opts=SOURCE_VAL + ("MODEL.MMET.GC_WEIGHT", weight)))
+              for weight in ("0.3", "0.1")),
             Row("- ID + triplet on [CLS_M]", Run("train", no_masking, opts=SOURCE_VAL + NO_FUSION_REID)))
     names = [row.name for row in rows]
     return Table(
