@@ -93,8 +93,8 @@ def fused_train_loader(cfg, modalities="both"):
             train_set.img_items, cfg.SOLVER.IMS_PER_BATCH // comm.get_world_size(),
             cfg.DATALOADER.NUM_INSTANCE, seed=comm.shared_random_seed())
         logger.info("Using training sampler ModalityBalancedIdentitySampler (%d identities x "
-                    "(%d images + %d captions) a batch)", sampler.num_pids_per_batch,
-                    cfg.DATALOADER.NUM_INSTANCE, cfg.DATALOADER.NUM_INSTANCE)
+                    "(%d images + %d captions) a batch of each process)", sampler.pids_per_process,
+                    sampler.num_instances, sampler.num_instances)
     return identity_batch_loader(cfg, train_set, MultimodalCollate(train_set.pad_id), sampler)
 
 

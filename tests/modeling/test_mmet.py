@@ -846,3 +846,26 @@ def test_perturbing_one_input_moves_exactly_the_losses_that_read_it(model, what)
             results.append(run(model, inputs))
     moved = {name for name in results[0] if not torch.equal(results[0][name], results[1][name])}
     assert moved == moving, (what, sorted(moved))
+
+
+@pytest.mark.parametrize("modalities", [
+    [IMAGE, IMAGE, TEXT, PAIR],  # one pair: [CLS_M] and L_GC get one sample
+    [PAIR, IMAGE, IMAGE],  # one caption in all
+    [TEXT, TEXT, PAIR],  # one image in all
+    [IMAGE, IMAGE, IMAGE, IMAGE]])  # no caption, no pair
+@pytest.mark.parametrize("gc_feature", ["cls", "bnneck"])
+def test_groups_of_one_or_no_sample_train_without_error_or_nan(modalities, gc_feature):
+    # a process's share of the paper config's batch on 8 GPUs (8 samples) can hold such groups
+    model = tiny_mmet("MODEL.MMET.GC_FEATURE", gc_feature)
+    batch = make_batch(modalities, pids=[0, 1, 2, 3][:len(modalities)])
+    before = copy.deepcopy(model.state_dict())
+    losses = run(model, batch)
+    assert all(torch.isfinite(value).all() for value in losses.values())
+    sum(losses.values()).backward()
+    sizes = {"image": sum(m != TEXT for m in modalities), "text": sum(m != IMAGE for m in modalities),
+             "fusion": sum(m == PAIR for m in modalities)}
+    for group, prefix in (("image", "heads."), ("text", "text_heads."), ("fusion", "fusion_heads.")):
+        moved = not torch.equal(before[prefix + "bottleneck.0.running_mean"],
+                                model.state_dict()[prefix + "bottleneck.0.running_mean"])
+        assert moved == (sizes[group] > 1), group  # a BNNeck sees only groups of two or more
+    assert float(losses["loss_gc"]) == 0 or sizes["fusion"] > 1

@@ -195,9 +195,12 @@ class MMET(PixelNormalization):
     def reid_losses(self, groups):
         """ID and triplet losses of every group, each the weighted mean over the groups ([CLS_M]'s
         weight MODEL.MMET.FUSION_REID_WEIGHT, the others 1; triplet only where the group has two
-        identities, so that it has a negative)."""
+        identities, so that it has a negative). A group of one sample is left out: its BNNeck
+        cannot normalise a batch of one (a process's share of a small batch on many GPUs)."""
         sums, counts = {}, {}
         for group, feats, targets, head in groups:
+            if len(targets) < 2:
+                continue
             outputs = head(as_feature_map(feats), targets)
             # the image group's is FastReID's cls_accuracy; the others are logged beside it
             outputs["accuracy_name"] = "cls_accuracy" if group == "image" else f"cls_accuracy_{group}"
@@ -282,7 +285,7 @@ class MMET(PixelNormalization):
         losses = self.reid_losses(self.reid_groups(clean, targets))
         outputs = {}
         similarity = None
-        if "h_fused" in clean:
+        if "h_fused" in clean and len(clean["pair_image"]) > 1:  # one pair has no negative
             image_cls = clean["h_image"][clean["pair_image"], 0]
             text_cls = clean["h_text"][clean["pair_text"], 0]
             if self.gc_on_bnneck:
