@@ -17,16 +17,15 @@ def mine_negatives(pids, generator=None, similarity=None):
     other identities' pairs when ``similarity`` (N, N) is given."""
     pids = torch.as_tensor(pids)
     other = pids[:, None] != pids[None, :]
+    has = other.any(1)
     if similarity is None:
-        weights = torch.ones(other.shape)
-    else:
-        sim = similarity.detach().float().cpu()
-        weights = torch.softmax(sim.masked_fill(~other.cpu(), float("-inf")), 1).nan_to_num(0.0)
-    weights = weights.masked_fill(~other.cpu(), 0.0)
-    has = other.any(1).cpu()
-    weights[~has] = 1.0  # placeholder row, replaced by -1 below
-    choice = torch.multinomial(weights, 1, generator=generator).flatten().to(pids.device)
-    return torch.where(other.any(1), choice, torch.full_like(choice, -1))
+        weights = other.float()
+    else:  # on the batch's device: no copy to the host inside a training step
+        sim = similarity.detach().float().masked_fill(~other, float("-inf"))
+        weights = torch.softmax(sim, 1).nan_to_num(0.0).masked_fill(~other, 0.0)
+    weights = torch.where(has[:, None], weights, 1.0)  # placeholder row, replaced by -1 below
+    choice = torch.multinomial(weights, 1, generator=generator).flatten()
+    return torch.where(has, choice, torch.full_like(choice, -1))
 
 
 @LOSS_REGISTRY.register()
