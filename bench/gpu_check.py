@@ -7,7 +7,8 @@ configured loss, backward, optimizer step), it prints: step time (CUDA events on
 FLOPs of one step counted by torch.utils.flop_counter.FlopCounterMode on that batch, achieved
 TFLOP/s and MFU against the card's dense bf16 peak, peak memory, host synchronisations per step
 (torch.cuda.set_sync_debug_mode), the attention path in use, the bf16-vs-fp32 loss difference on
-one fixed batch, and the paper schedule's projected time. ``--run-tests`` then runs the test suite.
+one fixed batch, and the paper schedule's projected time; each config in fp32 (as written) and
+with SOLVER.AMP (bf16 autocast where the card has it, SOLVER.AMP.DTYPE). ``--run-tests`` then runs the test suite.
 
 On a machine without CUDA it runs the same code at a tiny size (CI runs every line) and says so.
 
@@ -45,13 +46,13 @@ def peak_tflops(name, override):
     return next((value for key, value in PEAK_BF16_TFLOPS.items() if key in name), None)
 
 
-def build(kind, cuda, tiny, text_translator):
+def build(kind, cuda, tiny, text_translator, amp):
     import torch
     from fastreid.modeling.meta_arch import build_model
     from fastreid_multimodal.engine import MultimodalTrainer, load_config
     opts = ["MODEL.BACKBONE.PRETRAIN", "False",  # timing needs no weights; nothing is downloaded
             "MODEL.HEADS.NUM_CLASSES", str(FINEGPR_IDS), "MODEL.DEVICE", "cuda" if cuda else "cpu",
-            "MODEL.TEXT.TRANSLATOR", text_translator]
+            "MODEL.TEXT.TRANSLATOR", text_translator, "SOLVER.AMP.ENABLED", str(amp)]
     cfg = load_config(CONFIGS[kind], opts + (TINY if tiny else []))
     torch.manual_seed(0)
     model = build_model(cfg).train()
@@ -98,13 +99,13 @@ def loss_difference_bf16(model, batch, device_type):
     return abs(totals[1] - totals[0]) / max(abs(totals[0]), 1e-12), totals[0]
 
 
-def check(kind, args, cuda, tiny):
+def check(kind, args, cuda, tiny, amp):
     import torch
     from fastreid.engine.train_loop import AMPTrainer, SimpleTrainer
     from fastreid.utils.events import EventStorage
     from torch.utils.flop_counter import FlopCounterMode
     device = "cuda" if cuda else "cpu"
-    cfg, model, optimizer, param_wrapper = build(kind, cuda, tiny, args.text_translator)
+    cfg, model, optimizer, param_wrapper = build(kind, cuda, tiny, args.text_translator, amp)
     batch = make_batch(kind, cfg, model, device)
     trainer_cls = AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer
     trainer = trainer_cls(model, iter(lambda: batch, None), optimizer, param_wrapper)
@@ -146,8 +147,10 @@ def check(kind, args, cuda, tiny):
     name = torch.cuda.get_device_name() if cuda else "CPU"
     peak = peak_tflops(name, args.peak_tflops) if cuda else None
     achieved = flops / seconds / 1e12
-    precision = ("fp16 autocast + GradScaler" if cuda else "bf16 autocast") \
-        if cfg.SOLVER.AMP.ENABLED else "fp32"
+    precision = "fp32"
+    if amp:
+        precision = f"{str(trainer.amp_dtype).split('.')[-1]} autocast" + \
+            (" + GradScaler" if trainer.grad_scaler is not None else "")
     print(f"{kind.upper()} {CONFIGS[kind]}{' (tiny size)' if tiny else ''} on {name}: batch {samples}, "
           f"{cfg.INPUT.SIZE_TRAIN[0]}x{cfg.INPUT.SIZE_TRAIN[1]}, {model.backbone.patch_embed.num_patches} "
           f"patches, {precision}, {trainer_cls.__name__}.run_step")
@@ -185,7 +188,8 @@ def main():
         print("ran on CPU: no CUDA device, so the paper configs run at a tiny size (the numbers "
               "say nothing about a GPU)")
     for kind in ([args.only] if args.only else sorted(CONFIGS)):
-        check(kind, args, cuda, tiny)
+        for amp in (False, True):  # as the paper configs are written (fp32), then SOLVER.AMP
+            check(kind, args, cuda, tiny, amp)
     if args.run_tests:
         sys.exit(subprocess.call([sys.executable, "-m", "pytest", "tests", "-q", "-x",
                                   "-p", "no:cacheprovider"], cwd=REPO))

@@ -35,29 +35,58 @@ def optimizer_without_contiguous_buffers():
         replace(module, "build_optimizer", build_optimizer)
 
 
+AMP_DTYPES = ("auto", "bf16", "fp16")  # SOLVER.AMP.DTYPE
+
+
+def amp_dtype(device_type, requested="auto", bf16_supported=None):
+    """The autocast dtype of SOLVER.AMP: bfloat16 (no loss scaling) unless fp16 is asked for or,
+    with ``auto``, the GPU has no bfloat16; the CPU always runs bfloat16."""
+    import torch
+    if requested not in AMP_DTYPES:
+        from ..errors import ConfigError
+        raise ConfigError(f"SOLVER.AMP.DTYPE must be one of {AMP_DTYPES}, got {requested!r}")
+    if device_type == "cpu":
+        return torch.bfloat16
+    if requested == "auto":
+        supported = torch.cuda.is_bf16_supported() if bf16_supported is None else bf16_supported
+        return torch.bfloat16 if supported else torch.float16
+    return torch.bfloat16 if requested == "bf16" else torch.float16
+
+
+def use_amp_dtype(trainer, dtype):
+    """Set an AMPTrainer's autocast dtype: a GradScaler with float16 only."""
+    import torch
+    trainer.amp_dtype = dtype
+    if dtype == torch.float16 and trainer.device_type == "cuda":
+        trainer.grad_scaler = trainer.grad_scaler or torch.amp.GradScaler("cuda")
+    else:
+        trainer.grad_scaler = None
+
+
 @rewrites_fastreid
 def amp_on_cpu():
-    """DEFECT: AMPTrainer asserts CUDA and uses the deprecated torch.cuda.amp API. On CPU,
-    SOLVER.AMP runs in bfloat16 autocast (no loss scaling needed); on GPU, float16 + GradScaler."""
+    """DEFECT: AMPTrainer asserts CUDA and uses the deprecated torch.cuda.amp API, in float16
+    with loss scaling on every GPU. SOLVER.AMP now runs in bfloat16 autocast (no loss scaling)
+    on the CPU and on GPUs that have it, float16 + GradScaler elsewhere (SOLVER.AMP.DTYPE)."""
     import torch
     from fastreid.engine import train_loop
 
     def __init__(self, model, data_loader, optimizer, param_wrapper, grad_scaler=None):
         train_loop.SimpleTrainer.__init__(self, model, data_loader, optimizer, param_wrapper)
         self.device_type = "cuda" if torch.cuda.is_available() else "cpu"
-        if grad_scaler is None and self.device_type == "cuda":
-            grad_scaler = torch.amp.GradScaler("cuda")
         self.grad_scaler = grad_scaler
+        use_amp_dtype(self, amp_dtype(self.device_type))
 
     def run_step(self):
         assert self.model.training, "[AMPTrainer] model was changed to eval mode!"
         start = time.perf_counter()
         data = next(self._data_loader_iter)
         data_time = time.perf_counter() - start
-        dtype = torch.float16 if self.device_type == "cuda" else torch.bfloat16
-        with torch.autocast(self.device_type, dtype=dtype):
+        with torch.autocast(self.device_type, dtype=self.amp_dtype):
             loss_dict = self.model(data)
-            losses = sum(loss_dict.values())
+        # the sum and its backward start in fp32 (autocast already runs the losses' softmax,
+        # log and reductions in fp32)
+        losses = sum(value.float() for value in loss_dict.values())
         self.optimizer.zero_grad()
         if self.grad_scaler is not None:
             self.grad_scaler.scale(losses).backward()

@@ -19,6 +19,7 @@ from ..data.build import build_train_loader
 from ..data.protocol import is_all_vs_all
 from ..data.resumable import (SeededBatchSampler, SeededDataset, TrainingRandomState,
                               restore_generators)
+from ..compat.training import amp_dtype, use_amp_dtype
 from ..errors import ConfigError
 from ..evaluation.chunked_evaluator import EVALUATORS, ChunkedReidEvaluator
 from ..evaluation.results import (format_table, results_per_target, write_per_query,
@@ -42,6 +43,10 @@ class MultimodalTrainer(DefaultTrainer):
 
     def __init__(self, cfg):
         super().__init__(cfg)
+        device = getattr(self._trainer, "device_type", "cpu")  # AMPTrainer's only
+        dtype = amp_dtype(device, cfg.SOLVER.AMP.DTYPE)  # checked with AMP off too
+        if cfg.SOLVER.AMP.ENABLED:
+            use_amp_dtype(self._trainer, dtype)
         sampler = self._trainer.data_loader.batch_sampler
         self.random_state = TrainingRandomState(getattr(sampler, "data_seed", 0))
         self.checkpointer.checkpointables["random_state"] = self.random_state

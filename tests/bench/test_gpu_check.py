@@ -14,9 +14,10 @@ def test_the_device_check_runs_on_cpu_and_says_so():
     out = run.stdout
     assert out.startswith("ran on CPU: no CUDA device")
     for kind, config in (("DMF", "configs/DMF/vit_finegpr.yml"), ("MMET", "configs/MMET/finegpr.yml")):
-        assert f"{kind} {config} (tiny size) on CPU" in out
-    assert out.count("FLOPs a step") == 2 and out.count("paper schedule: 120 epochs") == 2
+        for precision in ("fp32, SimpleTrainer", "bfloat16 autocast, AMPTrainer"):  # SOLVER.AMP
+            assert f"{kind} {config} (tiny size) on CPU: batch 8, 64x32, 8 patches, {precision}" in out
+    assert out.count("FLOPs a step") == 4 and out.count("paper schedule: 120 epochs") == 4
     losses = [float(line.split("relative difference ")[1].split()[0])
               for line in out.splitlines() if "bf16 vs fp32" in line]
-    assert len(losses) == 2 and all(0 <= value < 0.05 for value in losses)
+    assert len(losses) == 4 and all(0 <= value < 0.05 for value in losses)
     assert "GFLOP" in out and " 0.0 GFLOP" not in out  # the counter saw the step's matrix products

@@ -101,6 +101,31 @@ def test_amp_on_cpu_uses_bfloat16(no_cuda):
     assert not torch.equal(before, model.net.weight.detach())
 
 
+@pytest.mark.parametrize("device,requested,bf16,expected,scaler", [
+    ("cuda", "auto", True, torch.bfloat16, False), ("cuda", "auto", False, torch.float16, True),
+    ("cuda", "fp16", True, torch.float16, True), ("cuda", "bf16", False, torch.bfloat16, False),
+    ("cpu", "fp16", False, torch.bfloat16, False)])
+def test_amp_runs_bfloat16_without_loss_scaling_where_it_can(device, requested, bf16, expected,
+                                                             scaler, monkeypatch):
+    from fastreid_multimodal.compat.training import amp_dtype, use_amp_dtype
+    dtype = amp_dtype(device, requested, bf16_supported=bf16)
+    assert dtype == expected
+
+    class Trainer:
+        device_type, grad_scaler = device, None
+    monkeypatch.setattr(torch.amp, "GradScaler", lambda device: "scaler")
+    trainer = Trainer()
+    use_amp_dtype(trainer, dtype)
+    assert trainer.amp_dtype == expected and (trainer.grad_scaler == "scaler") == scaler
+
+
+def test_bad_amp_dtype_is_a_config_error_naming_the_key():
+    from fastreid_multimodal.compat.training import amp_dtype
+    from fastreid_multimodal.errors import ConfigError
+    with pytest.raises(ConfigError, match="SOLVER.AMP.DTYPE must be one of .*'half'"):
+        amp_dtype("cuda", "half")
+
+
 def test_finished_run_has_an_epoch_for_hooks():
     from fastreid.engine.train_loop import HookBase, TrainerBase
 
