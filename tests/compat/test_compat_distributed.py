@@ -38,7 +38,7 @@ def ranks_running_means(*flags):
     import sys
     probe = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ddp_buffers_probe.py")
     run = subprocess.run([sys.executable, probe, *flags], capture_output=True, text=True,
-                         timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
+                         timeout=900, env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout.strip().splitlines()[-1])
 
