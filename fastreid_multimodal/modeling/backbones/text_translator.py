@@ -1,6 +1,7 @@
 """Text "translators": token ids -> token features, learned or from a pre-trained text model
 (DMF's translator before the projection L; MMET's word embeddings)."""
 import logging
+from collections import OrderedDict
 
 import torch
 from torch import nn
@@ -32,15 +33,18 @@ class PretrainedTextTranslator(nn.Module):
     """A pre-trained HF text encoder (MiniLM, data2vec-text, BERT ...) from a local folder.
 
     Frozen, its output for a caption never changes, so each caption is encoded once and its token
-    features are kept (in memory, in this module: no other translator can ever read them)."""
+    features are kept (in memory, in this module: no other translator can ever read them), the
+    ``cache_size`` most recently used captions at most (MODEL.TEXT.CACHE_SIZE; 0: encode every
+    batch)."""
 
-    def __init__(self, folder, freeze=True):
+    def __init__(self, folder, freeze=True, cache_size=20000):
         super().__init__()
         from transformers import AutoModel
         self.encoder = AutoModel.from_pretrained(folder, local_files_only=True)
         self.dim = self.encoder.config.hidden_size
         self.frozen = freeze
-        self.cache = {}  # token ids of one caption (tuple) -> its (length, dim) features
+        self.cache = OrderedDict()  # token ids of one caption (tuple) -> its (length, dim) features
+        self.cache_size = cache_size
         self.cache_hits = self.cache_misses = 0
         if freeze:
             self.encoder.requires_grad_(False)
@@ -66,12 +70,16 @@ class PretrainedTextTranslator(nn.Module):
     def forward(self, input_ids, attention_mask):
         if not self.frozen:
             return self.encode(input_ids, attention_mask)
+        if not self.cache_size:  # padding zeroed as the cached features are
+            return self.encode(input_ids, attention_mask) * attention_mask[..., None]
         lengths = attention_mask.sum(1).tolist()
         keys = [tuple(ids[:n].tolist()) for ids, n in zip(input_ids, lengths)]
         first_row = {}
         for row, key in enumerate(keys):
             if key not in self.cache:
                 first_row.setdefault(key, row)
+            else:
+                self.cache.move_to_end(key)
         unique = list(first_row.values())
         self.cache_misses += len(unique)
         self.cache_hits += len(keys) - len(unique)
@@ -83,6 +91,8 @@ class PretrainedTextTranslator(nn.Module):
         out = input_ids.new_zeros((*input_ids.shape, self.dim), dtype=torch.float32)
         for row, key in enumerate(keys):
             out[row, :lengths[row]] = self.cache[key]
+        while len(self.cache) > self.cache_size:  # least recently used first
+            self.cache.popitem(last=False)
         return out
 
 
@@ -108,7 +118,8 @@ def build_text_translator(cfg, vocab_size, dim):
         return LearnedTokenEmbedding(vocab_size, dim)
     folder = resolve_text_model(cfg)
     check_same_vocabulary(cfg, folder)
-    return PretrainedTextTranslator(folder, freeze=cfg.MODEL.TEXT.FREEZE_TRANSLATOR)
+    return PretrainedTextTranslator(folder, freeze=cfg.MODEL.TEXT.FREEZE_TRANSLATOR,
+                                    cache_size=cfg.MODEL.TEXT.CACHE_SIZE)
 
 
 def pretrained_word_embeddings(cfg, vocab_size):

@@ -95,6 +95,19 @@ def test_frozen_translator_encodes_each_caption_once_and_exactly():
     assert torch.equal(again, first[[1, 0]])
 
 
+def test_frozen_translator_cache_keeps_the_most_recently_used_captions_only():
+    ids = torch.tensor([[101, 2417, 5435, 102, 0], [101, 2304, 102, 0, 0]])
+    mask = ids != 0
+    bounded = PretrainedTextTranslator(packaged_text_model_dir(), cache_size=1).train()
+    first = bounded(ids, mask)
+    assert list(bounded.cache) == [(101, 2304, 102)]  # the batch's last caption
+    bounded(ids[:1], mask[:1])
+    assert list(bounded.cache) == [(101, 2417, 5435, 102)] and bounded.cache_misses == 3
+    uncached = PretrainedTextTranslator(packaged_text_model_dir(), cache_size=0).train()
+    torch.testing.assert_close(uncached(ids, mask), first, atol=1e-5, rtol=1e-5)
+    assert not uncached.cache
+
+
 def test_timm_name_resolves_from_the_local_cache(hub_cache, tmp_path):
     timm = pytest.importorskip("timm")
     from safetensors.torch import save_file
