@@ -116,6 +116,8 @@ def check_same_vocabulary(cfg, folder):
 def build_text_translator(cfg, vocab_size, dim):
     if not cfg.MODEL.TEXT.TRANSLATOR:
         return LearnedTokenEmbedding(vocab_size, dim)
+    if cfg.MODEL.TEXT.CACHE_SIZE < 0:
+        raise ConfigError(f"MODEL.TEXT.CACHE_SIZE must be >= 0 (0: no cache), got {cfg.MODEL.TEXT.CACHE_SIZE}")
     folder = resolve_text_model(cfg)
     check_same_vocabulary(cfg, folder)
     return PretrainedTextTranslator(folder, freeze=cfg.MODEL.TEXT.FREEZE_TRANSLATOR,

@@ -108,6 +108,12 @@ def test_frozen_translator_cache_keeps_the_most_recently_used_captions_only():
     assert not uncached.cache
 
 
+def test_negative_cache_size_is_a_config_error_naming_the_key():
+    cfg = cfg_with("MODEL.TEXT.TRANSLATOR", "packaged", "MODEL.TEXT.CACHE_SIZE", "-5")
+    with pytest.raises(ConfigError, match="MODEL.TEXT.CACHE_SIZE must be >= 0"):
+        build_text_translator(cfg, 30522, 192)
+
+
 def test_timm_name_resolves_from_the_local_cache(hub_cache, tmp_path):
     timm = pytest.importorskip("timm")
     from safetensors.torch import save_file
