@@ -27,6 +27,7 @@ from ..evaluation.results import (format_table, results_per_target, write_per_qu
 from ..evaluation.text_retrieval import PREFIX, TextToImageEvaluator, format_text_table
 from ..utils.model import unwrap
 from .hooks import ConstantAfterWarmup
+from .optimizer import OptimizerState, merged_optimizer
 from .translators import TranslatorRecord, check_same_translators
 from ..utils.safe_load import load_weights
 
@@ -50,6 +51,8 @@ class MultimodalTrainer(DefaultTrainer):
         sampler = self._trainer.data_loader.batch_sampler
         self.random_state = TrainingRandomState(getattr(sampler, "data_seed", 0))
         self.checkpointer.checkpointables["random_state"] = self.random_state
+        # resumes checkpoints of the per-tensor optimizer groups too (engine.optimizer)
+        self.checkpointer.checkpointables["optimizer"] = OptimizerState(self.optimizer)
         self.checkpointer.checkpointables["translators"] = TranslatorRecord(
             cfg, lambda: self.checkpointer.get_checkpoint_file())
 
@@ -65,7 +68,8 @@ class MultimodalTrainer(DefaultTrainer):
         if cfg.MODEL.META_ARCHITECTURE in LR_FACTOR_MODELS:  # MODEL.MMET.FUSION_LR_FACTOR
             scale_learning_rates(optimizer, unwrap(model).lr_factors(),
                                  constant=cfg.MODEL.MMET.FUSION_LR_SCHEDULE == "constant")
-        return optimizer, param_wrapper
+        optimizer = merged_optimizer(optimizer, cfg.SOLVER.OPTIMIZER_STEP)
+        return optimizer, [p for group in optimizer.param_groups for p in group["params"]]
 
     def build_hooks(self):
         hooks = super().build_hooks()

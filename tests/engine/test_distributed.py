@@ -45,6 +45,9 @@ SMALL_PER_RANK = [  # the paper configs' batch of 64 over 8 GPUs gives each 8; h
 
 @pytest.mark.parametrize("config,extra", [
     ("configs/Demo/dmf_stage1_synth.yml", []),
+    # images only (stage II): the text path is frozen and DDP runs without find_unused_parameters
+    ("configs/Demo/dmf_stage2_synth.yml", ["MODEL.DMF.MODALITIES", "image", "DATASETS.NAMES",
+                                           '("SynthPersonSource",)']),
     ("configs/Demo/mmet_synth.yml", ["MODEL.MMET.TEXT_DEPTH", "1", "MODEL.MMET.FUSION_DEPTH", "1"])])
 def test_two_processes_with_eight_samples_each_learn(config, extra, tmp_path, tool):
     out = tmp_path / "out"
@@ -52,7 +55,7 @@ def test_two_processes_with_eight_samples_each_learn(config, extra, tmp_path, to
                *SMALL_PER_RANK, *extra, "OUTPUT_DIR", str(out), env={"FASTREID_DATASETS": str(tmp_path)})
     assert run.returncode == 0, run.stderr[-3000:]
     log = open(out / "log.txt").read()
-    if "dmf" in config:  # 1 identity x (4 + 4) would leave the triplet loss without a negative
+    if "dmf_stage1" in config:  # 1 identity x (4 + 4) would leave the triplet loss without a negative
         assert "2 identities x (2 images + 2 captions) a batch of each process" in log
     metrics = [json.loads(line) for line in open(out / "metrics.json")]
     triplet = [m["loss_triplet"] for m in metrics if "loss_triplet" in m]

@@ -107,6 +107,23 @@ def test_per_modality_classifier_keeps_captions_off_the_image_class_weights(moda
         assert not torch.allclose(losses["loss_cls"], reference["loss_cls"])
 
 
+
+@pytest.mark.parametrize("modalities,idle,trained", [("image", TEXT_PATH, IMAGE_PATH),
+                                                     ("text", IMAGE_PATH, TEXT_PATH)])
+def test_a_modality_never_trained_on_is_frozen_and_ddp_needs_no_unused_search(modalities, idle, trained):
+    """Single-modality runs (stage II: images) freeze the other path, so that no parameter that
+    requires a gradient goes without one (DDP's find_unused_parameters stays off)."""
+    model = tiny_dmf("MODEL.DMF.MODALITIES", modalities, "MODEL.DMF.CLASSIFIER", "per_modality").train()
+    assert not model.may_skip_parameters and tiny_dmf().may_skip_parameters  # "both" may skip
+    names = {n for n, p in model.backbone.named_parameters() if not p.requires_grad}
+    assert all(any(n.startswith(prefix) for n in names) for prefix in idle)
+    assert not any(n.startswith(trained) for n in names)
+    assert model.text_weight.requires_grad == (modalities == "text")
+    with EventStorage(0):
+        losses = model(batch([0, 0, 0, 0] if modalities == "image" else [1, 1, 1, 1]))
+    sum(losses.values()).backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+
 def test_bad_dmf_classifier_is_a_config_error_naming_the_key():
     with pytest.raises(ConfigError, match=r"MODEL.DMF.CLASSIFIER must be one of .*'split'"):
         tiny_dmf("MODEL.DMF.CLASSIFIER", "split")

@@ -81,6 +81,17 @@ class DMFViT(nn.Module):
         x = self.text_proj(self.text_translator(input_ids, attention_mask))
         return with_cls_and_positions(x, self.text_cls_token, self.text_pos_embed, self.pos_drop)
 
+    def modality_parameters(self, modality):
+        """The parameters only ``modality`` ("image" or "text") passes through."""
+        if modality == "image":
+            parts = (self.patch_embed, self.image_proj, self.norm_pre, self.cls_token, self.pos_embed)
+        elif self.text_translator is None:
+            return []
+        else:
+            parts = (self.text_translator, self.text_proj, self.text_cls_token, self.text_pos_embed)
+        return [p for part in parts
+                for p in ([part] if isinstance(part, nn.Parameter) else part.parameters())]
+
     # -- features: both modalities through the same blocks --------------------------------------------
     def forward_image(self, images):
         return run_blocks(self.blocks, self.norm, self.image_tokens(images))[:, 0]

@@ -38,8 +38,17 @@ class DMF(PixelNormalization):
         self.loss_fns = build_losses(cfg)
         self.init_pixel_stats(cfg)
         self.seen = {IMAGE: 0, TEXT: 0}
-
-    may_skip_parameters = True  # image-only batches leave the text path without gradients (DDP)
+        # a modality the config never trains on (stage II: text) keeps its weights as loaded,
+        # frozen, so that DDP need not search every step for parameters without a gradient
+        idle = {"image": TEXT, "text": IMAGE}.get(self.modalities)
+        if idle is not None:
+            frozen = self.backbone.modality_parameters("text" if idle == TEXT else "image")
+            if idle == TEXT and self.text_weight is not None:
+                frozen.append(self.text_weight)
+            for p in frozen:
+                p.requires_grad_(False)
+        # fused batches can hold one modality only (a process's share, identities without captions)
+        self.may_skip_parameters = self.modalities == "both"
 
     def features(self, batch):
         """[cls] features of every sample, in batch order (N, D)."""
