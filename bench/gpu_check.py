@@ -104,13 +104,15 @@ def check(kind, args, cuda, tiny, amp):
     from fastreid.engine.train_loop import AMPTrainer, SimpleTrainer
     from fastreid.utils.events import EventStorage
     from torch.utils.flop_counter import FlopCounterMode
+    from fastreid_multimodal.engine.trainer import float32_precision
     device = "cuda" if cuda else "cpu"
     cfg, model, optimizer, param_wrapper = build(kind, cuda, tiny, args.text_translator, amp)
     batch = make_batch(kind, cfg, model, device)
     trainer_cls = AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer
     trainer = trainer_cls(model, iter(lambda: batch, None), optimizer, param_wrapper)
     trainer.iter = 0
-    with EventStorage(0) as storage:
+    tf32 = cuda and cfg.SOLVER.TF32  # as MultimodalTrainer.train sets it
+    with EventStorage(0) as storage, float32_precision(tf32):
         trainer.storage = storage
         for _ in range(args.warmup):
             trainer.run_step()
@@ -147,7 +149,7 @@ def check(kind, args, cuda, tiny, amp):
     name = torch.cuda.get_device_name() if cuda else "CPU"
     peak = peak_tflops(name, args.peak_tflops) if cuda else None
     achieved = flops / seconds / 1e12
-    precision = "fp32"
+    precision = "fp32" + (" (TF32 matmuls, SOLVER.TF32)" if tf32 else "")
     if amp:
         precision = f"{str(trainer.amp_dtype).split('.')[-1]} autocast" + \
             (" + GradScaler" if trainer.grad_scaler is not None else "")

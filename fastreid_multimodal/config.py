@@ -110,6 +110,7 @@ def add_multimodal_config(cfg):
     _C.MODEL.MMET.EVAL_FEATURE = "image"  # image->image features after their own BNNeck: image ([CLS_I]) or fusion ([CLS_M] of the image alone)
     _C.MODEL.MMET.EVAL_TEXT2IMAGE = True  # also evaluate text->image retrieval on test sets that have text queries
 
+    _C.SOLVER.TF32 = True  # CUDA: TF32 matmuls and convolutions while training; evaluation always in full float32
     _C.SOLVER.OPTIMIZER_STEP = "auto"  # optimizer step kernel: auto (fused on CUDA where the optimizer has one, else torch's default), fused, foreach or for_loop
     _C.SOLVER.AMP.DTYPE = "auto"  # SOLVER.AMP autocast dtype: auto (bf16 where the GPU has it, else fp16 + GradScaler; bf16 on CPU), bf16 or fp16
 

@@ -5,6 +5,9 @@ import glob
 import logging
 import os
 from collections import OrderedDict
+from contextlib import contextmanager
+
+import torch
 
 from fastreid.data import build_reid_test_loader
 from fastreid.data.build import _test_loader_from_config
@@ -55,6 +58,11 @@ class MultimodalTrainer(DefaultTrainer):
         self.checkpointer.checkpointables["optimizer"] = OptimizerState(self.optimizer)
         self.checkpointer.checkpointables["translators"] = TranslatorRecord(
             cfg, lambda: self.checkpointer.get_checkpoint_file())
+
+    def train(self):
+        # TF32 matmuls / convolutions for training only (SOLVER.TF32); evaluation sets them off
+        with float32_precision(tf32=self.cfg.SOLVER.TF32 and self.cfg.MODEL.DEVICE.startswith("cuda")):
+            return super().train()
 
     @classmethod
     def build_train_loader(cls, cfg):
@@ -174,7 +182,8 @@ class MultimodalTrainer(DefaultTrainer):
     def test(cls, cfg, model):
         evaluators = cls._evaluators = OrderedDict()
         try:
-            results = super().test(cfg, model)
+            with float32_precision(tf32=False):  # rankings bit-identical to the CPU path's
+                results = super().test(cfg, model)
         finally:
             cls._evaluators = None
         tests = list(cfg.DATASETS.TESTS)
@@ -194,6 +203,21 @@ class MultimodalTrainer(DefaultTrainer):
                 write_results(per_target, cfg.OUTPUT_DIR)
                 write_per_query(per_query, cfg.OUTPUT_DIR)
         return results
+
+
+@contextmanager
+def float32_precision(tf32):
+    """float32 matmuls and cuDNN convolutions in TF32 (``tf32``) or full precision inside the
+    block, the previous setting restored after it ("high" may use bfloat16 pairs on a CPU:
+    training asks for TF32 on CUDA only)."""
+    before = torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32
+    torch.set_float32_matmul_precision("high" if tf32 else "highest")
+    torch.backends.cudnn.allow_tf32 = tf32
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(before[0])
+        torch.backends.cudnn.allow_tf32 = before[1]
 
 
 def seeded_loader(loader, seed):
