@@ -11,7 +11,9 @@ class CrossEntropyLoss(nn.Module):
     """FastReID's cross_entropy_loss with MODEL.LOSSES.CE.{EPSILON, ALPHA, SCALE}. Top-1 accuracy
     goes to the event storage as ``outputs["accuracy_name"]`` (default ``cls_accuracy``, FastReID's
     name): a model that calls the loss on several groups per step names each group's accuracy, since
-    the logged value is a median over the last steps' entries and would mix the groups."""
+    the logged value is a median over the last steps' entries and would mix the groups.
+    ``batch["sample_groups"]`` ((rows, weight), ...), optional: the mean over the batch with
+    each group's samples weighted (MODEL.DMF.TEXT_LOSS_WEIGHT)."""
 
     KEYS = ("loss_cls",)
 
@@ -26,5 +28,11 @@ class CrossEntropyLoss(nn.Module):
             correct = outputs["pred_class_logits"].detach().argmax(1) == targets
             events.get_event_storage().put_scalar(outputs.get("accuracy_name", "cls_accuracy"),
                                                   correct.float().mean().item())
-        loss = cross_entropy_loss(outputs["cls_outputs"], targets, self.eps, self.alpha)
+        groups = batch.get("sample_groups")
+        if groups is None:
+            loss = cross_entropy_loss(outputs["cls_outputs"], targets, self.eps, self.alpha)
+        else:  # each group's mean, weighted by its share of the batch times its weight
+            loss = sum(weight * len(rows) * cross_entropy_loss(outputs["cls_outputs"][rows],
+                                                               targets[rows], self.eps, self.alpha)
+                       for rows, weight in groups if len(rows)) / len(targets)
         return {"loss_cls": loss * self.scale}

@@ -1,6 +1,7 @@
 """DMF meta-architecture (DMF Algorithm 1): images and captions of the same identities in one
 batch, one shared encoder, one BNNeck head and classifier over both, ID + soft-margin triplet.
-MODEL.DMF.CLASSIFIER per_modality gives the captions a classifier of their own (ours)."""
+MODEL.DMF.CLASSIFIER per_modality gives the captions a classifier of their own, and
+MODEL.DMF.TEXT_LOSS_WEIGHT weighs their terms in the losses (both ours)."""
 import torch
 import torch.nn.functional as F
 from fastreid.modeling.heads import build_heads
@@ -36,6 +37,9 @@ class DMF(PixelNormalization):
         self.text_weight = torch.nn.Parameter(self.heads.weight.detach().clone()) \
             if cfg.MODEL.DMF.CLASSIFIER == "per_modality" else None
         self.loss_fns = build_losses(cfg)
+        self.text_loss_weight = float(cfg.MODEL.DMF.TEXT_LOSS_WEIGHT)
+        if self.text_loss_weight < 0:
+            raise ConfigError(f"MODEL.DMF.TEXT_LOSS_WEIGHT must be >= 0, got {self.text_loss_weight}")
         self.init_pixel_stats(cfg)
         self.seen = {IMAGE: 0, TEXT: 0}
         # a modality the config never trains on (stage II: text) keeps its weights as loaded,
@@ -118,7 +122,17 @@ class DMF(PixelNormalization):
             outputs = self.heads(as_feature_map(self.features(batch)), targets)
         else:
             outputs = self.own_text_classifier(self.features(batch), targets, modality == TEXT)
+        loss_batch = {**batch, "targets": targets}
+        if self.text_loss_weight != 1.0:
+            loss_batch["sample_groups"] = self.sample_groups(batch["modality"])
         losses = {}
         for loss_fn in self.loss_fns.values():
-            losses.update(loss_fn(outputs, {**batch, "targets": targets}))
+            losses.update(loss_fn(outputs, loss_batch))
         return losses
+
+    def sample_groups(self, modality):
+        """((image rows, 1), (caption rows, MODEL.DMF.TEXT_LOSS_WEIGHT)) of the losses, found on
+        the loader's (CPU) copy of the modalities."""
+        modality = modality.cpu()
+        return tuple((torch.nonzero(modality == kind).flatten().to(self.device), weight)
+                     for kind, weight in ((IMAGE, 1.0), (TEXT, self.text_loss_weight)))
