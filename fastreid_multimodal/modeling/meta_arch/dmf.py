@@ -131,8 +131,7 @@ class DMF(PixelNormalization):
         return losses
 
     def sample_groups(self, modality):
-        """((image rows, 1), (caption rows, MODEL.DMF.TEXT_LOSS_WEIGHT)) of the losses, found on
-        the loader's (CPU) copy of the modalities."""
-        modality = modality.cpu()
-        return tuple((torch.nonzero(modality == kind).flatten().to(self.device), weight)
+        """((image rows, 1), (caption rows, MODEL.DMF.TEXT_LOSS_WEIGHT)) of the losses."""
+        modality = modality.to(self.device)
+        return tuple((torch.nonzero(modality == kind).flatten(), weight)
                      for kind, weight in ((IMAGE, 1.0), (TEXT, self.text_loss_weight)))
