@@ -33,6 +33,7 @@ DEFECTS = [
     training.prefetch_thread_stops_after_training,
     training.checkpointer_without_tests,
     training.default_device_falls_back_to_cpu,
+    training.metrics_read_back_once,
     distributed.launch_on_cpu,
     evaluation.evaluator_without_compile,
     evaluation.rerank_on_cpu,

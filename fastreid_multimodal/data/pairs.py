@@ -116,9 +116,31 @@ class PairDataset(MultimodalDataset):
         return out
 
 
+def pair_layout(modality, targets, patch_mask=None, token_mask=None):
+    """Where everything of an MMET batch is, in Python ints: the samples with an image / a text,
+    the pairs, the IMAGE / TEXT samples (as rows of ``images`` / ``text_ids``), the pairs' rows,
+    each row's masked patch / token positions, the targets. PairCollate computes it on the CPU, so
+    that the model indexes its groups without reading a device tensor back (a host sync on a GPU)."""
+    modality, targets = [int(m) for m in modality], [int(t) for t in targets]
+    image = [i for i, m in enumerate(modality) if m != TEXT]
+    text = [i for i, m in enumerate(modality) if m != IMAGE]
+    image_row = {sample: row for row, sample in enumerate(image)}
+    text_row = {sample: row for row, sample in enumerate(text)}
+    pairs = [i for i, m in enumerate(modality) if m == PAIR]
+
+    def positions(mask):
+        return None if mask is None else [torch.nonzero(row).flatten().tolist() for row in mask.cpu()]
+    return {"modality": modality, "targets": targets, "image": image, "text": text, "pair": pairs,
+            "image_only": [image_row[i] for i, m in enumerate(modality) if m == IMAGE],
+            "text_only": [text_row[i] for i, m in enumerate(modality) if m == TEXT],
+            "pair_image": [image_row[i] for i in pairs], "pair_text": [text_row[i] for i in pairs],
+            "masked_patches": positions(patch_mask), "masked_tokens": positions(token_mask)}
+
+
 class PairCollate(MultimodalCollate):
     """Images (and patch masks) of IMAGE and PAIR samples in batch order; token ids (and masked
-    inputs, token masks) of TEXT and PAIR samples in batch order, padded."""
+    inputs, token masks) of TEXT and PAIR samples in batch order, padded; ``layout``
+    (``pair_layout``), which the loader leaves on the host."""
 
     def pad(self, rows, value):
         out = torch.full((len(rows), max(len(r) for r in rows)), value, dtype=rows[0].dtype)
@@ -144,6 +166,8 @@ class PairCollate(MultimodalCollate):
                 batch["token_mask"] = self.pad(
                     [s.get("token_mask", torch.zeros(len(s["text_ids"]), dtype=torch.bool))
                      for s in with_text], False)
+        batch["layout"] = pair_layout(batch["modality"], batch["targets"], batch.get("patch_mask"),
+                                      batch.get("token_mask"))
         return batch
 
 

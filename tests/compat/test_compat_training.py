@@ -160,3 +160,40 @@ def test_cosine_spans_at_least_one_epoch_when_warmup_covers_the_run():
     with compat.unpatched(solver_build, "build_lr_scheduler"), pytest.raises(ZeroDivisionError):
         one_epoch(solver_build.build_lr_scheduler)
     assert one_epoch(solver_build.build_lr_scheduler) == pytest.approx(cfg.SOLVER.ETA_MIN_LR)
+
+
+def test_training_metrics_are_read_back_from_the_device_once(monkeypatch):
+    """metrics_read_back_once: the losses reach the host in one copy (one synchronisation on a
+    GPU), not one each; the logged values are fastreid's."""
+    from fastreid.engine import train_loop
+    from fastreid.utils.events import EventStorage
+
+    copies, host = [], set()
+    real_cpu = torch.Tensor.cpu
+
+    def counting_cpu(self, *args, **kwargs):  # (on a CPU, .cpu() returns its input)
+        out = real_cpu(self, *args, **kwargs)
+        storage = self.untyped_storage().data_ptr()
+        if storage not in host:  # a view of a host copy read again is not another device copy
+            copies.append(1)
+        host.add(out.untyped_storage().data_ptr())
+        return out
+
+    losses = {"loss_cls": torch.tensor(1.5), "loss_triplet": torch.tensor(0.25),
+              "loss_gc": torch.tensor(0.125)}
+
+    def logged(write):
+        copies.clear()
+        host.clear()
+        trainer = train_loop.SimpleTrainer.__new__(train_loop.SimpleTrainer)
+        trainer.iter = 0
+        with EventStorage(0) as storage, monkeypatch.context() as patch:
+            patch.setattr(torch.Tensor, "cpu", counting_cpu)
+            write(trainer, dict(losses), 0.01)
+            return len(copies), {k: storage.history(k).latest() for k in ("total_loss", *losses)}
+
+    with compat.unpatched(train_loop.SimpleTrainer, "_write_metrics"):
+        before, stock_values = logged(train_loop.SimpleTrainer._write_metrics)
+    after, values = logged(train_loop.SimpleTrainer._write_metrics)
+    assert (before, after) == (3, 1)
+    assert values == stock_values and values["total_loss"] == 1.875

@@ -503,7 +503,7 @@ def test_gc_feature_bnneck_compares_batch_normalised_cls_and_leaves_running_stat
                 head.bottleneck[0].bias.fill_(0.5 * (k + 1))
         handle = model.loss_fns["GlobalContrastive"].register_forward_hook(
             lambda m, args, out: seen.__setitem__(choice, {k: v.detach() for k, v in args[0]["gc"].items()
-                                                           if k != "targets"}))
+                                                           if torch.is_tensor(v) and k != "targets"}))
         torch.manual_seed(0)
         run(model, batch)
         handle.remove()
@@ -869,3 +869,48 @@ def test_groups_of_one_or_no_sample_train_without_error_or_nan(modalities, gc_fe
                                 model.state_dict()[prefix + "bottleneck.0.running_mean"])
         assert moved == (sizes[group] > 1), group  # a BNNeck sees only groups of two or more
     assert float(losses["loss_gc"]) == 0 or sizes["fusion"] > 1
+
+
+# -- host reads (synchronisations on a GPU) -----------------------------------------------------------
+MMET_FILES = ("meta_arch/mmet.py", "losses/masked_image_modeling.py", "losses/masked_language_modeling.py",
+              "losses/masked_multimodal_modeling.py", "losses/global_contrastive.py",
+              "losses/image_text_matching.py", "data/pairs.py")
+
+
+def with_layout(batch):
+    from fastreid_multimodal.data.pairs import pair_layout
+    return {**batch, "layout": pair_layout(batch["modality"], batch["targets"], batch.get("patch_mask"),
+                                           batch.get("token_mask"))}
+
+
+def test_a_collated_batch_trains_without_reading_the_device_back():
+    """With PairCollate's layout the meta-architecture and its losses select every group with
+    index tensors: no .item(), nonzero, unique or mask indexing of theirs in a training step
+    (forward and backward; the backbone's padding check and FastReID's CE count remain); without it
+    (a batch made elsewhere) the layout is read back from the tensors."""
+    from tests.modeling.host_reads import HostReads
+    model = tiny_mmet("MODEL.MMET.ITM_HARD_NEGATIVES", "True").train()
+    batch = make_batch(MIXED)
+    reads = {}
+    for name, data in (("layout", with_layout(batch)), ("none", batch)):
+        counter = HostReads()
+        with EventStorage(0), counter:
+            sum(model(data).values()).backward()
+        reads[name] = {k: v for k, v in counter.where.items() if k.split(":")[0].endswith(MMET_FILES)}
+    assert not reads["layout"], reads["layout"]
+    assert reads["none"]
+
+
+def test_the_layout_selects_what_the_masks_select():
+    batch = make_batch(MIXED)
+    losses, grads = [], []
+    for data in (with_layout(batch), batch):
+        model = tiny_mmet("MODEL.MMET.ITM_HARD_NEGATIVES", "True").train()
+        torch.manual_seed(1)
+        with EventStorage(0):
+            out = model(data)
+        sum(out.values()).backward()
+        losses.append({k: v.item() for k, v in out.items()})
+        grads.append([p.grad for p in model.parameters()])
+    assert losses[0] == losses[1] and len(losses[0]) >= 7
+    assert all((a is None and b is None) or torch.equal(a, b) for a, b in zip(*grads))

@@ -41,6 +41,7 @@ class ImageTextMatching(nn.Module):
 
     def forward(self, outputs, batch):
         part = outputs.get("itm")
-        if part is None or not bool((part["labels"] == 0).any()):
+        if part is None or not (part["negatives"] if "negatives" in part
+                                else bool((part["labels"] == 0).any())):
             return {}
         return {"loss_itm": F.cross_entropy(part["logits"], part["labels"]) * self.weight}

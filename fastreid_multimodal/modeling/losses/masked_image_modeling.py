@@ -8,8 +8,10 @@ def masked_patch_loss(part):
     """Mean squared error over the masked patches only.
 
     ``part``: {"pred": (M, P) predictions at the masked positions (in ``mask.nonzero()`` order),
-    "target": (B, Np, P) normalised pixels of every patch, "mask": (B, Np) bool}."""
-    target = part["target"][part["mask"]]
+    "target": (B, Np, P) normalised pixels of every patch, "mask": (B, Np) bool, "index"?: the
+    masked positions of the flattened (B x Np) mask, which spares reading the mask back}."""
+    target = part["target"].flatten(0, 1)[part["index"]] if "index" in part else \
+        part["target"][part["mask"]]
     return ((part["pred"] - target) ** 2).mean(-1).mean()
 
 
@@ -17,7 +19,9 @@ def has_masked(outputs, key, sub=None):
     part = outputs.get(key)
     if part is not None and sub is not None:
         part = part.get(sub)
-    return part if part is not None and bool(part["mask"].any()) else None
+    if part is None:
+        return None
+    return part if (part["count"] if "count" in part else bool(part["mask"].any())) else None
 
 
 @LOSS_REGISTRY.register()

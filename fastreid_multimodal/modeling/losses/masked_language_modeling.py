@@ -10,8 +10,10 @@ def masked_token_loss(part):
     """Cross-entropy over the masked tokens only.
 
     ``part``: {"logits": (M, V) at the masked positions (in ``mask.nonzero()`` order),
-    "labels": (B, L) original token ids, "mask": (B, L) bool}."""
-    return F.cross_entropy(part["logits"], part["labels"][part["mask"]])
+    "labels": (B, L) original token ids, "mask": (B, L) bool, "index"?: the masked positions of
+    the flattened mask}."""
+    labels = part["labels"].flatten()[part["index"]] if "index" in part else part["labels"][part["mask"]]
+    return F.cross_entropy(part["logits"], labels)
 
 
 @LOSS_REGISTRY.register()

@@ -37,6 +37,7 @@ from fastreid.modeling.heads import build_heads
 from fastreid.modeling.meta_arch.build import META_ARCH_REGISTRY
 
 from ...config import MMET_LOSSES, check_mmet_config
+from ...data.pairs import pair_layout
 from ...data.samples import IMAGE, PAIR, TEXT
 from ...utils.model import running_statistics_kept
 from ..feature_map import as_feature_map
@@ -49,6 +50,16 @@ from .normalization import PixelNormalization
 logger = logging.getLogger("fastreid.multimodal")
 CE, TRI, GC, MIM, MLM, MMM, ITM = MMET_LOSSES
 REID_LOSSES = (CE, TRI)
+
+
+class ReidGroup(tuple):
+    """(name, CLS features, targets, head) of one Re-ID group, with ``identities``: how many
+    identities it holds, counted on the host."""
+
+    def __new__(cls, name, feats, targets, head, identities):
+        group = super().__new__(cls, (name, feats, targets, head))
+        group.identities = identities
+        return group
 
 
 def bnneck_normalised(head, feats):
@@ -138,28 +149,37 @@ class MMET(PixelNormalization):
         return self.fusion_heads(as_feature_map(self.backbone.fuse(None, h_text, mask)[:, 0]))
 
     # -- training --------------------------------------------------------------------------------
-    def rows(self, batch):
-        """Which samples have an image / text / both, and each one's row in batch["images"] /
-        batch["text_ids"] (those hold only the samples that have that modality)."""
-        modality = batch["modality"].to(self.device)
-        has_image, has_text = modality != TEXT, modality != IMAGE
-        return {"modality": modality, "has_image": has_image, "has_text": has_text,
-                "pair": modality == PAIR,
-                "image_row": torch.cumsum(has_image.long(), 0) - 1,
-                "text_row": torch.cumsum(has_text.long(), 0) - 1}
+    # Which samples form each group comes from the batch's ``layout`` (Python ints, computed by
+    # PairCollate on the CPU): the groups are gathered with index tensors, never selected with a
+    # device mask or tested with .any(), each of which is a host synchronisation on a GPU.
+    def layout(self, batch):
+        """``batch["layout"]`` (data.pairs.pair_layout), or computed from the batch's tensors for
+        a batch that has none (read back from the device)."""
+        patch_mask, token_mask = batch.get("patch_mask"), batch.get("token_mask")
+        layout = batch.get("layout")
+        if layout is None:
+            layout = pair_layout(batch["modality"].tolist(), batch["targets"].tolist(),
+                                 patch_mask, token_mask)
+        # a batch whose masks were taken out keeps no masked positions
+        return {**layout, "masked_patches": layout["masked_patches"] if patch_mask is not None else None,
+                "masked_tokens": layout["masked_tokens"] if token_mask is not None else None}
+
+    def index(self, rows):
+        return torch.tensor(rows, dtype=torch.long).to(self.device, non_blocking=True)
 
     def encode(self, batch, masked=False):
         """h_I of every image, h_T of every text, h_M of every pair. ``masked``: the encoders see
         batch["patch_mask"] / batch["text_input"] (the masked pass), else the clean inputs."""
-        enc = self.rows(batch)
-        if enc["has_image"].any():
+        layout = self.layout(batch)
+        enc = {"layout": layout}
+        if layout["image"]:
             enc["images"] = self.preprocess_image(batch["images"])
             patch_mask = batch.get("patch_mask")
             patch_mask = patch_mask.to(self.device) if patch_mask is not None else None
             enc["patch_mask"] = patch_mask
-            use = masked and patch_mask is not None and bool(patch_mask.any())
+            use = masked and patch_mask is not None and any(layout["masked_patches"])
             enc["h_image"] = self.backbone.encode_image(enc["images"], patch_mask if use else None)
-        if enc["has_text"].any():
+        if layout["text"]:
             enc["text_ids"] = batch["text_ids"].to(self.device)
             enc["text_mask"] = batch["text_mask"].to(self.device)
             token_mask = batch.get("token_mask")
@@ -168,28 +188,31 @@ class MMET(PixelNormalization):
             enc["h_text"] = self.backbone.encode_text(
                 text_input.to(self.device) if text_input is not None else enc["text_ids"],
                 enc["text_mask"])
-        if enc["pair"].any():
-            enc["pair_image"], enc["pair_text"] = enc["image_row"][enc["pair"]], enc["text_row"][enc["pair"]]
+        if layout["pair"]:
+            enc["pair_image"], enc["pair_text"] = self.index(layout["pair_image"]), self.index(layout["pair_text"])
             enc["h_fused"] = self.backbone.fuse(enc["h_image"][enc["pair_image"]],
                                                 enc["h_text"][enc["pair_text"]],
                                                 enc["text_mask"][enc["pair_text"]])
         return enc
 
     def has_masked_inputs(self, batch):
-        patch_mask, token_mask = batch.get("patch_mask"), batch.get("token_mask")
-        return (patch_mask is not None and bool(patch_mask.any())) or \
-            (token_mask is not None and bool(token_mask.any()))
+        layout = self.layout(batch)
+        return any(layout["masked_patches"] or ()) or any(layout["masked_tokens"] or ())
 
     def reid_groups(self, enc, targets):
         """(name, CLS features, their targets, their head) of every group the batch has: CLS_T of
         every text, CLS_M of every pair, CLS_I of every image."""
-        groups = []
+        layout, groups = enc["layout"], []
+
+        def group(name, feats, samples, head):
+            return ReidGroup(name, feats, targets[self.index(samples)], head,
+                             len({layout["targets"][i] for i in samples}))
         if "h_text" in enc:
-            groups.append(("text", enc["h_text"][:, 0], targets[enc["has_text"]], self.text_heads))
+            groups.append(group("text", enc["h_text"][:, 0], layout["text"], self.text_heads))
         if "h_fused" in enc and self.fusion_reid_weight > 0:
-            groups.append(("fusion", enc["h_fused"][:, 0], targets[enc["pair"]], self.fusion_heads))
+            groups.append(group("fusion", enc["h_fused"][:, 0], layout["pair"], self.fusion_heads))
         if "h_image" in enc:
-            groups.append(("image", enc["h_image"][:, 0], targets[enc["has_image"]], self.heads))
+            groups.append(group("image", enc["h_image"][:, 0], layout["image"], self.heads))
         return groups
 
     def reid_losses(self, groups):
@@ -198,55 +221,75 @@ class MMET(PixelNormalization):
         identities, so that it has a negative). A group of one sample is left out: its BNNeck
         cannot normalise a batch of one (a process's share of a small batch on many GPUs)."""
         sums, counts = {}, {}
-        for group, feats, targets, head in groups:
+        for entry in groups:
+            group, feats, targets, head = entry
             if len(targets) < 2:
                 continue
+            identities = getattr(entry, "identities", None)
+            if identities is None:
+                identities = len(targets.unique())
             outputs = head(as_feature_map(feats), targets)
             # the image group's is FastReID's cls_accuracy; the others are logged beside it
             outputs["accuracy_name"] = "cls_accuracy" if group == "image" else f"cls_accuracy_{group}"
             weight = self.fusion_reid_weight if group == "fusion" else 1.0
             for name in REID_LOSSES:
-                if name not in self.loss_fns or (name == TRI and len(targets.unique()) < 2):
+                if name not in self.loss_fns or (name == TRI and identities < 2):
                     continue
                 for key, value in self.loss_fns[name](outputs, {"targets": targets}).items():
                     sums[key] = sums.get(key, 0) + weight * value
                     counts[key] = counts.get(key, 0) + weight
         return {key: sums[key] / counts[key] for key in sums}
 
-    def patch_prediction(self, head, hidden, images, mask):
+    def masked_positions(self, masked, rows, width):
+        """{"index": flat positions (row-major, over ``rows`` x ``width``) of the masked entries of
+        ``rows``, "count"}: what ``hidden[mask]`` selects, without reading the mask back."""
+        flat = [k * width + j for k, row in enumerate(rows) for j in masked[row]]
+        return {"index": self.index(flat), "count": len(flat)}
+
+    def patch_prediction(self, head, hidden, images, mask, positions):
         """MIM/MMM input of the loss: predictions at the masked patches, targets of all."""
-        return {"pred": head(hidden[mask]), "mask": mask,
+        return {"pred": head(hidden.flatten(0, 1)[positions["index"]]), "mask": mask, **positions,
                 "target": patch_targets(images, self.patch_size, self.stride)}
 
-    def token_prediction(self, head, hidden, labels, mask):
+    def token_prediction(self, head, hidden, labels, mask, positions):
         """MLM/MMM input of the loss: logits at the masked tokens, the original ids."""
-        return {"logits": head(hidden[mask], self.backbone.word_embeddings.weight),
-                "labels": labels, "mask": mask}
+        return {"logits": head(hidden.flatten(0, 1)[positions["index"]],
+                               self.backbone.word_embeddings.weight),
+                "labels": labels, "mask": mask, **positions}
 
     def masked_predictions(self, enc):
         out = {}
-        modality = enc["modality"]
+        layout = enc["layout"]
         patch_mask, token_mask = enc.get("patch_mask"), enc.get("token_mask")
+        patches, tokens = layout["masked_patches"], layout["masked_tokens"]
         num_patches = self.backbone.num_patches
-        if self.mim_head is not None and patch_mask is not None and (modality == IMAGE).any():
-            rows = enc["image_row"][modality == IMAGE]
-            out["mim"] = self.patch_prediction(self.mim_head, enc["h_image"][rows, 1:],  # after [CLS_I]
-                                               enc["images"][rows], patch_mask[rows])
-        if self.mlm_head is not None and token_mask is not None and (modality == TEXT).any():
-            rows = enc["text_row"][modality == TEXT]
-            out["mlm"] = self.token_prediction(self.mlm_head, enc["h_text"][rows, 1:],  # after [CLS_T]
-                                               enc["text_ids"][rows], token_mask[rows])
+        if self.mim_head is not None and patch_mask is not None and layout["image_only"]:
+            rows = layout["image_only"]
+            index = self.index(rows)
+            out["mim"] = self.patch_prediction(self.mim_head, enc["h_image"][index, 1:],  # after [CLS_I]
+                                               enc["images"][index], patch_mask[index],
+                                               self.masked_positions(patches, rows, num_patches))
+        if self.mlm_head is not None and token_mask is not None and layout["text_only"]:
+            rows = layout["text_only"]
+            index = self.index(rows)
+            hidden = enc["h_text"][index, 1:]  # after [CLS_T]
+            out["mlm"] = self.token_prediction(self.mlm_head, hidden, enc["text_ids"][index],
+                                               token_mask[index],
+                                               self.masked_positions(tokens, rows, hidden.shape[1]))
         if self.mmm_image_head is not None and "h_fused" in enc:
             fused = enc["h_fused"]  # [CLS_M], [CLS_I], patches, [CLS_T], tokens
             mmm = {}
             if patch_mask is not None:
-                rows = enc["pair_image"]
-                mmm["image"] = self.patch_prediction(self.mmm_image_head, fused[:, 2:2 + num_patches],
-                                                     enc["images"][rows], patch_mask[rows])
+                rows = layout["pair_image"]
+                mmm["image"] = self.patch_prediction(
+                    self.mmm_image_head, fused[:, 2:2 + num_patches], enc["images"][enc["pair_image"]],
+                    patch_mask[enc["pair_image"]], self.masked_positions(patches, rows, num_patches))
             if token_mask is not None:
-                rows = enc["pair_text"]
-                mmm["text"] = self.token_prediction(self.mmm_text_head, fused[:, 3 + num_patches:],
-                                                    enc["text_ids"][rows], token_mask[rows])
+                rows = layout["pair_text"]
+                hidden = fused[:, 3 + num_patches:]
+                mmm["text"] = self.token_prediction(
+                    self.mmm_text_head, hidden, enc["text_ids"][enc["pair_text"]],
+                    token_mask[enc["pair_text"]], self.masked_positions(tokens, rows, hidden.shape[1]))
             out["mmm"] = mmm
         return out
 
@@ -255,15 +298,19 @@ class MMET(PixelNormalization):
         caption of a pair of another identity and of each pair's caption with the image of a pair
         of another identity (label 0); hard negatives when ``similarity`` (pairs' image x text
         L_GC similarities) is given."""
-        pids = targets[enc["pair"]]
+        layout = enc["layout"]
+        pair_ids = [layout["targets"][i] for i in layout["pair"]]
+        # the pairs with a pair of another identity in the batch (the others get no negative)
+        with_negative = [i for i, pid in enumerate(pair_ids) if any(q != pid for q in pair_ids)]
+        pids = targets[self.index(layout["pair"])]
         text_neg = mine_negatives(pids, similarity=similarity)
         image_neg = mine_negatives(pids, similarity=similarity.t() if similarity is not None else None)
         logits = [self.itm_head(enc["h_fused"][:, 0])]
-        image_idx = [torch.arange(len(pids), device=pids.device)]
-        text_idx = [torch.arange(len(pids), device=pids.device)]
-        for img, txt in ((torch.nonzero(text_neg >= 0).flatten(), text_neg[text_neg >= 0]),
-                         (image_neg[image_neg >= 0], torch.nonzero(image_neg >= 0).flatten())):
-            if len(img):
+        image_idx = [torch.arange(len(pair_ids), device=pids.device)]
+        text_idx = [torch.arange(len(pair_ids), device=pids.device)]
+        if with_negative:
+            rows = self.index(with_negative)
+            for img, txt in ((rows, text_neg[rows]), (image_neg[rows], rows)):
                 image_rows, text_rows = enc["pair_image"][img], enc["pair_text"][txt]
                 fused = self.backbone.fuse(enc["h_image"][image_rows], enc["h_text"][text_rows],
                                            enc["text_mask"][text_rows])
@@ -272,7 +319,7 @@ class MMET(PixelNormalization):
                 text_idx.append(txt)
         image_idx, text_idx = torch.cat(image_idx), torch.cat(text_idx)
         labels = (image_idx == text_idx).long()
-        return {"logits": torch.cat(logits), "labels": labels,
+        return {"logits": torch.cat(logits), "labels": labels, "negatives": 2 * len(with_negative),
                 "image_targets": pids[image_idx], "text_targets": pids[text_idx]}
 
     def forward(self, batch):
@@ -293,7 +340,10 @@ class MMET(PixelNormalization):
                     bnneck_normalised(self.text_heads, text_cls)
             if self.gc_image_proj is not None:
                 image_cls, text_cls = self.gc_image_proj(image_cls), self.gc_text_proj(text_cls)
-            outputs["gc"] = {"image": image_cls, "text": text_cls, "targets": targets[clean["pair"]]}
+            layout = clean["layout"]
+            outputs["gc"] = {"image": image_cls, "text": text_cls,
+                             "targets": targets[self.index(layout["pair"])],
+                             "identities": len({layout["targets"][i] for i in layout["pair"]})}
             if self.hard_negatives:
                 similarity = F.normalize(image_cls.detach(), dim=1) @ \
                     F.normalize(text_cls.detach(), dim=1).t()
