@@ -62,6 +62,8 @@ def make_batch(name, args, num_patches):
         token_mask[:, 1:-1] = torch.rand(n_text, args.text_length - 2) < 0.15
         batch.update(patch_mask=patch_mask, token_mask=token_mask,
                      text_input=ids.masked_fill(token_mask, 103))
+        from fastreid_multimodal.data.pairs import pair_layout  # as PairCollate adds it
+        batch["layout"] = pair_layout(modality, batch["targets"], patch_mask, token_mask)
     return batch
 
 

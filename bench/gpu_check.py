@@ -73,6 +73,10 @@ def make_batch(kind, cfg, model, device):
     for key in ("text_ids", "text_input"):
         if key in batch:
             batch[key] = batch[key] % vocab
+    if kind == "mmet":  # as PairCollate gives it: the model then reads no group back
+        from fastreid_multimodal.data.pairs import pair_layout
+        batch["layout"] = pair_layout(batch["modality"], batch["targets"], batch.get("patch_mask"),
+                                      batch.get("token_mask"))
     return {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
 
 
