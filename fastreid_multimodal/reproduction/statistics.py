@@ -60,7 +60,10 @@ def unpaired_step(a: Sequence[float], b: Sequence[float]) -> Optional[Step]:
 def step(a, b, seeds_a=None, seeds_b=None, by_position=False) -> Optional[Step]:
     """Paired when the rows ran the same seeds in the same order, or, with ``by_position`` (a
     table that pairs disjoint seed sets, e.g. A/A), as many values; unpaired otherwise (also
-    when a row's seeds are unknown: None)."""
+    when a row's seeds are unknown: None). Seeds that do not match a row's values (a metric the
+    row does not have, e.g. text->image of an image-only model) are unknown."""
+    seeds_a = seeds_a if seeds_a is not None and len(seeds_a) == len(a) else None
+    seeds_b = seeds_b if seeds_b is not None and len(seeds_b) == len(b) else None
     if len(a) == len(b) and (by_position or (seeds_a is not None and seeds_b is not None
                                              and list(seeds_a) == list(seeds_b))):
         return paired_step(a, b)

@@ -45,6 +45,9 @@ def test_rows_with_other_seeds_pair_on_the_common_ones_else_fall_back_to_unpaire
     assert not step(A, B, [0, 1, 2, 3, 4], [5, 6, 7, 8, 9]).paired
     assert not step(A, B, None, [0, 1, 2, 3, 4]).paired       # seeds unknown
     assert step(A, B, [0, 1, 2, 3, 4], [5, 6, 7, 8, 9], by_position=True).paired
+    # a metric the row does not have (text->image of an image-only model): no values, no step
+    assert step([], B[:3], [0, 1, 2], [0, 1, 2]) is None
+    assert step(A[:3], [], [0, 1, 2], [0, 1, 2]) is None
 
 
 def _data(rows, row_seeds=None, pairing="seed"):
