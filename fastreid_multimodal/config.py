@@ -81,7 +81,7 @@ def add_multimodal_config(cfg):
     _C.MODEL.DMF = CN()
     _C.MODEL.DMF.MODALITIES = "both"  # training samples: both (DMF), image (image-only pre-training) or text (text-only)
     _C.MODEL.DMF.CLASSIFIER = "shared"  # identity classifier of images and captions: shared (DMF: one identity space) or per_modality (one each; captions reach the image path only through the shared blocks, BNNeck and triplet)
-    _C.MODEL.DMF.TEXT_LOSS_WEIGHT = 1.0  # weight of the captions' terms (as anchors) in the ID and triplet losses; 1: DMF's plain mean over the fused batch (ours)
+    _C.MODEL.DMF.TEXT_LOSS_WEIGHT = 1.0  # MODALITIES both: weight of the captions' terms (as anchors) in the ID and triplet losses; 1: DMF's plain mean over the fused batch (ours)
 
     # MMET
     _C.MODEL.MMET = CN()

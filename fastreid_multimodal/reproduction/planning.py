@@ -75,6 +75,11 @@ def _run_dir(output_dir, run, synthetic, seed):
     raise KeyError(run)
 
 
+def _pairs(opts):
+    """KEY VALUE options as a dict (their order does not change a run)."""
+    return dict(zip(opts[::2], opts[1::2]))
+
+
 def _stage1_dir(output_dir, run, seed, extra_opts):
     """Stage I's folder: that of the first pipeline (every table, in TABLES order, real before
     synthetic) with the same stage I config, variant and options, so one pre-training serves
@@ -82,6 +87,16 @@ def _stage1_dir(output_dir, run, seed, extra_opts):
     Command-line options change stage I, so a run given any trains its own."""
     if extra_opts:
         return None
+    # a stage I some table trains and tests directly (a transfer run) serves a pipeline too
+    wanted = {**_pairs(run.opts), "MODEL.DMF.MODALITIES": run.variant}
+    for name, table in TABLES.items():
+        for chosen, synthetic in ((table, False), (table.synthetic, True)):
+            for row in chosen.rows if chosen else ():
+                other = row.run
+                if other.kind == "transfer" and other.config == run.pretrain and \
+                        _pairs(other.opts) == wanted:
+                    return _train_dir(output_dir, other, seed) or \
+                        os.path.join(_run_dir(output_dir, other, synthetic, seed), "train")
     for name, table in TABLES.items():
         for chosen, suffix in ((table, ""), (table.synthetic, "-synthetic")):
             for row in chosen.rows if chosen else ():

@@ -143,7 +143,8 @@ def test_a_stage_one_is_trained_once_for_every_stage_two_that_starts_from_it():
         command = run.command
         return command[command.index("--stage1-dir") + 1] if "--stage1-dir" in command else None
 
-    assert [stage1_of(run) for run in synthetic] == [None] * 5  # each its own OUTPUT_DIR/stage1
+    assert [stage1_of(run) for run in synthetic] == [None] * 5 + [  # each its own OUTPUT_DIR/stage1
+        "/tmp/out/dmf-stage1-synthetic/text_image_dmf_caption_loss_weight_0_1_s3/train"]  # but that
     shared = {run.row: stage1_of(run) for run in real}
     assert shared["text + image (DMF)"] == "/tmp/out/dmf-1-synthetic/text_image_dmf_s3/stage1"
     assert shared["text only"] == "/tmp/out/dmf-1-synthetic/text_only_s3/stage1"
@@ -255,7 +256,8 @@ def test_results_json_keeps_every_seed_and_marks_significant_steps(tmp_path):
     table, runs = plan("dmf-1", str(tmp_path), synthetic=True, seeds=(0, 1, 2))
     campus = {"none (baseline)": (10, 11, 12), "text only": (10, 12, 14),
               "image only": (20, 21, 22), "text + image (DMF)": (20.5, 21.5, 22.5),
-              "stock Baseline (MobileNetV2, ImageNet)": (21, 22, 23)}
+              "stock Baseline (MobileNetV2, ImageNet)": (21, 22, 23),
+              "text + image (DMF), caption loss weight 0.1": (21, 22, 23)}
     for run in runs:
         os.makedirs(run.output_dir)
         value = campus[run.row][run.seed]
@@ -281,3 +283,21 @@ def test_results_json_keeps_every_seed_and_marks_significant_steps(tmp_path):
     assert "(unpaired)" not in "\n".join(lines) and "paired by seed" in "\n".join(lines)
     text = format_results_json(table, data)
     assert "| text only | 24.0±4.0 | 12.0±2.0 |" in text and "| chance | - | 3.0 |" in text
+
+
+def test_a_pipeline_reuses_the_stage_one_a_transfer_table_trained(tmp_path):
+    """dmf-1's weighted-caption row fine-tunes the stage I models dmf-stage1 trained and tested
+    (same config and options, in another order), instead of training them again; the rows that
+    already shared a pipeline's stage I keep it."""
+    _, runs = plan("dmf-1", str(tmp_path), synthetic=True, seeds=(3,))
+    by_folder = {os.path.basename(r.output_dir): r.command for r in runs}
+    weighted = by_folder["text_image_dmf_caption_loss_weight_0_1_s3"]
+    stage1 = weighted[weighted.index("--stage1-dir") + 1]
+    assert stage1 == str(tmp_path / "dmf-stage1-synthetic" / "text_image_dmf_caption_loss_weight_0_1_s3" / "train")
+    assert "--stage1-dir" not in by_folder["text_image_dmf_s3"]  # its own stage1/
+    _, transfers = plan("dmf-stage1", str(tmp_path), synthetic=True, seeds=(3,))
+    after = {os.path.basename(r.output_dir): r.command for r in transfers}
+    own = after["text_image_dmf_caption_loss_weight_0_1_s3"]
+    assert own[own.index("--train-dir") + 1] == stage1
+    shared = after["text_image_dmf_after_stage_i_s3"]
+    assert shared[shared.index("--train-dir") + 1] == str(tmp_path / "dmf-1-synthetic" / "text_image_dmf_s3" / "stage1")

@@ -123,7 +123,7 @@ class DMF(PixelNormalization):
         else:
             outputs = self.own_text_classifier(self.features(batch), targets, modality == TEXT)
         loss_batch = {**batch, "targets": targets}
-        if self.text_loss_weight != 1.0:
+        if self.text_loss_weight != 1.0 and self.modalities == "both":  # a share of what?
             loss_batch["sample_groups"] = self.sample_groups(batch["modality"])
         losses = {}
         for loss_fn in self.loss_fns.values():
