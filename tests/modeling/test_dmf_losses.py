@@ -124,7 +124,7 @@ def test_text_loss_weight_in_the_model():
     images' share; weight 1 is DMF's mean (no groups made); < 0 is one error naming the key."""
     from fastreid.utils.events import EventStorage
     from fastreid_multimodal.errors import ConfigError
-    from tests.modeling.test_dmf import batch, tiny_dmf
+    from test_dmf import batch, tiny_dmf
 
     zero = tiny_dmf("MODEL.DMF.TEXT_LOSS_WEIGHT", "0.0").train()
     with EventStorage(0):

@@ -888,7 +888,7 @@ def test_a_collated_batch_trains_without_reading_the_device_back():
     index tensors: no .item(), nonzero, unique or mask indexing of theirs in a training step
     (forward and backward; the backbone's padding check and FastReID's CE count remain); without it
     (a batch made elsewhere) the layout is read back from the tensors."""
-    from tests.modeling.host_reads import HostReads
+    from host_reads import HostReads
     model = tiny_mmet("MODEL.MMET.ITM_HARD_NEGATIVES", "True").train()
     batch = make_batch(MIXED)
     reads = {}
