@@ -160,7 +160,9 @@ def test_a_table_can_name_its_steps_beyond_consecutive_rows():
 def test_dmf_table_compares_the_stock_baseline_with_dmf():
     table = select("dmf-1", True)
     names = [row.name for row in table.rows]
-    assert names[-1].startswith("stock Baseline") and table.steps[-1] == (names[-1], names[3])
+    assert names[4].startswith("stock Baseline") and table.steps[3] == (names[4], names[3])
     assert [s for s in table.steps[:3]] == list(zip(names[:3], names[1:4]))
-    anchor = table.rows[-1].run
+    # ours: DMF with the captions' share weighted, against image-only, plain DMF and the anchor
+    assert table.steps[4:] == ((names[2], names[5]), (names[3], names[5]), (names[4], names[5]))
+    anchor = table.rows[4].run
     assert anchor.pretrain == "configs/Demo/baseline_stage1_synth.yml" and anchor.variant == "image"
