@@ -225,15 +225,12 @@ class MMET(PixelNormalization):
             group, feats, targets, head = entry
             if len(targets) < 2:
                 continue
-            identities = getattr(entry, "identities", None)
-            if identities is None:
-                identities = len(targets.unique())
             outputs = head(as_feature_map(feats), targets)
             # the image group's is FastReID's cls_accuracy; the others are logged beside it
             outputs["accuracy_name"] = "cls_accuracy" if group == "image" else f"cls_accuracy_{group}"
             weight = self.fusion_reid_weight if group == "fusion" else 1.0
             for name in REID_LOSSES:
-                if name not in self.loss_fns or (name == TRI and identities < 2):
+                if name not in self.loss_fns or (name == TRI and entry.identities < 2):
                     continue
                 for key, value in self.loss_fns[name](outputs, {"targets": targets}).items():
                     sums[key] = sums.get(key, 0) + weight * value
