@@ -149,6 +149,8 @@ def test_a_stage_one_is_trained_once_for_every_stage_two_that_starts_from_it():
     assert shared["text + image (DMF)"] == "/tmp/out/dmf-1-synthetic/text_image_dmf_s3/stage1"
     assert shared["text only"] == "/tmp/out/dmf-1-synthetic/text_only_s3/stage1"
     assert shared["none (baseline)"] is None and shared["stock Baseline (MobileNetV2, ImageNet)"] is None
+    assert shared["text + image (DMF), caption loss weight 0.1"] == \
+        "/tmp/out/dmf-stage1-synthetic/text_image_dmf_caption_loss_weight_0_1_s3/train"
     for run in real:
         assert run.command[-2:] == ["SEED", "3"]
     _, reverse = plan("dmf-real-m2d", "/tmp/out", seeds=(3,))  # Market -> Duke: the same stage I
