@@ -46,16 +46,19 @@ def peak_tflops(name, override):
     return next((value for key, value in PEAK_BF16_TFLOPS.items() if key in name), None)
 
 
-def build(kind, cuda, tiny, text_translator, amp):
+def build(kind, cuda, tiny, text_translator, amp, compile_mode=""):
     import torch
     from fastreid.modeling.meta_arch import build_model
     from fastreid_multimodal.engine import MultimodalTrainer, load_config
+    from fastreid_multimodal.engine.compilation import compile_blocks
     opts = ["MODEL.BACKBONE.PRETRAIN", "False",  # timing needs no weights; nothing is downloaded
             "MODEL.HEADS.NUM_CLASSES", str(FINEGPR_IDS), "MODEL.DEVICE", "cuda" if cuda else "cpu",
-            "MODEL.TEXT.TRANSLATOR", text_translator, "SOLVER.AMP.ENABLED", str(amp)]
+            "MODEL.TEXT.TRANSLATOR", text_translator, "SOLVER.AMP.ENABLED", str(amp),
+            "SOLVER.COMPILE.MODE", compile_mode]
     cfg = load_config(CONFIGS[kind], opts + (TINY if tiny else []))
     torch.manual_seed(0)
     model = build_model(cfg).train()
+    compile_blocks(model, cfg.SOLVER.COMPILE.MODE, cfg.SOLVER.COMPILE.BACKEND)  # as the trainer does
     optimizer, param_wrapper = MultimodalTrainer.build_optimizer(cfg, model)
     return cfg, model, optimizer, param_wrapper
 
@@ -77,6 +80,9 @@ def make_batch(kind, cfg, model, device):
         from fastreid_multimodal.data.pairs import pair_layout
         batch["layout"] = pair_layout(batch["modality"], batch["targets"], batch.get("patch_mask"),
                                       batch.get("token_mask"))
+    else:  # as MultimodalCollate gives it
+        from fastreid_multimodal.data.multimodal import modality_layout
+        batch["layout"] = modality_layout(batch["modality"])
     return {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
 
 
@@ -110,7 +116,7 @@ def check(kind, args, cuda, tiny, amp):
     from torch.utils.flop_counter import FlopCounterMode
     from fastreid_multimodal.engine.trainer import float32_precision
     device = "cuda" if cuda else "cpu"
-    cfg, model, optimizer, param_wrapper = build(kind, cuda, tiny, args.text_translator, amp)
+    cfg, model, optimizer, param_wrapper = build(kind, cuda, tiny, args.text_translator, amp, args.compile)
     batch = make_batch(kind, cfg, model, device)
     trainer_cls = AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer
     trainer = trainer_cls(model, iter(lambda: batch, None), optimizer, param_wrapper)
@@ -182,6 +188,8 @@ def main():
     parser.add_argument("--peak-tflops", type=float, help="the card's dense bf16 peak, if not listed")
     parser.add_argument("--text-translator", default="packaged",
                         help='MODEL.TEXT.TRANSLATOR ("" = learned word embeddings)')
+    parser.add_argument("--compile", default="", metavar="MODE",
+                        help="SOLVER.COMPILE.MODE for every timed run (default: off, as the configs)")
     parser.add_argument("--run-tests", action="store_true", help="then run the test suite")
     args = parser.parse_args()
     import torch

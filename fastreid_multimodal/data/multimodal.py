@@ -84,6 +84,15 @@ class MultimodalDataset(Dataset):
         return sample
 
 
+def modality_layout(modality):
+    """Which samples of a DMF batch are images and which captions, in Python ints (batch
+    positions; the i-th image position is row i of ``images``). MultimodalCollate computes it on
+    the CPU so that the model groups the batch without reading a device tensor back."""
+    modality = [int(m) for m in modality]
+    return {"image": [i for i, m in enumerate(modality) if m == IMAGE],
+            "text": [i for i, m in enumerate(modality) if m == TEXT]}
+
+
 class MultimodalCollate:
     def __init__(self, pad_id):
         self.pad_id = pad_id
@@ -91,6 +100,7 @@ class MultimodalCollate:
     def __call__(self, samples):
         batch = {key: torch.tensor([s[key] for s in samples])
                  for key in ("targets", "camids", "modality")}
+        batch["layout"] = modality_layout(batch["modality"])
         images = [s["images"] for s in samples if s["modality"] == IMAGE]
         if images:
             batch["images"] = torch.stack(images)

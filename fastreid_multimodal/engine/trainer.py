@@ -29,6 +29,7 @@ from ..evaluation.results import (format_table, results_per_target, write_per_qu
                                   write_results)
 from ..evaluation.text_retrieval import PREFIX, TextToImageEvaluator, format_text_table
 from ..utils.model import unwrap
+from .compilation import compile_blocks
 from .hooks import ConstantAfterWarmup
 from .optimizer import OptimizerState, merged_optimizer
 from .translators import TranslatorRecord, check_same_translators
@@ -63,6 +64,12 @@ class MultimodalTrainer(DefaultTrainer):
         # TF32 matmuls / convolutions for training only (SOLVER.TF32); evaluation sets them off
         with float32_precision(tf32=self.cfg.SOLVER.TF32 and self.cfg.MODEL.DEVICE.startswith("cuda")):
             return super().train()
+
+    @classmethod
+    def build_model(cls, cfg):
+        model = super().build_model(cfg)
+        compile_blocks(model, cfg.SOLVER.COMPILE.MODE, cfg.SOLVER.COMPILE.BACKEND)
+        return model
 
     @classmethod
     def build_train_loader(cls, cfg):

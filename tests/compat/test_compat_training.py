@@ -163,21 +163,29 @@ def test_cosine_spans_at_least_one_epoch_when_warmup_covers_the_run():
 
 
 def test_training_metrics_are_read_back_from_the_device_once(monkeypatch):
-    """metrics_read_back_once: the losses reach the host in one copy (one synchronisation on a
-    GPU), not one each; the logged values are fastreid's."""
+    """metrics_read_back_once: the losses and the tensors a model logs (accuracies) reach the
+    host in one copy (one synchronisation on a GPU), not one each; the logged values, their
+    iterations and names are fastreid's."""
     from fastreid.engine import train_loop
     from fastreid.utils.events import EventStorage
 
     copies, host = [], set()
-    real_cpu = torch.Tensor.cpu
+    real_cpu, real_float = torch.Tensor.cpu, torch.Tensor.__float__
 
-    def counting_cpu(self, *args, **kwargs):  # (on a CPU, .cpu() returns its input)
-        out = real_cpu(self, *args, **kwargs)
-        storage = self.untyped_storage().data_ptr()
-        if storage not in host:  # a view of a host copy read again is not another device copy
+    def from_device(tensor):  # (on a CPU nothing moves: a tensor is "on the host" once copied)
+        return tensor.untyped_storage().data_ptr() not in host
+
+    def counting_cpu(self, *args, **kwargs):
+        if from_device(self):  # a view of a host copy read again is not another device copy
             copies.append(1)
+        out = real_cpu(self, *args, **kwargs)
         host.add(out.untyped_storage().data_ptr())
         return out
+
+    def counting_float(self):
+        if from_device(self):
+            copies.append(1)
+        return real_float(self)
 
     losses = {"loss_cls": torch.tensor(1.5), "loss_triplet": torch.tensor(0.25),
               "loss_gc": torch.tensor(0.125)}
@@ -186,14 +194,35 @@ def test_training_metrics_are_read_back_from_the_device_once(monkeypatch):
         copies.clear()
         host.clear()
         trainer = train_loop.SimpleTrainer.__new__(train_loop.SimpleTrainer)
-        trainer.iter = 0
-        with EventStorage(0) as storage, monkeypatch.context() as patch:
+        trainer.iter = 3
+        with EventStorage(3) as storage, monkeypatch.context() as patch:
             patch.setattr(torch.Tensor, "cpu", counting_cpu)
+            patch.setattr(torch.Tensor, "__float__", counting_float)
+            storage.put_scalar("cls_accuracy", torch.tensor([0.75]))  # fastreid's log_accuracy shape
+            with storage.name_scope("text"):
+                storage.put_scalar("accuracy", torch.tensor(0.5))
             write(trainer, dict(losses), 0.01)
-            return len(copies), {k: storage.history(k).latest() for k in ("total_loss", *losses)}
+            storage.step()
+            count = len(copies)
+            return count, {k: storage.history(k).values() for k in
+                           ("total_loss", "cls_accuracy", "text/accuracy", *losses)}
 
-    with compat.unpatched(train_loop.SimpleTrainer, "_write_metrics"):
+    with compat.unpatched(train_loop.SimpleTrainer, "_write_metrics"), \
+            compat.unpatched(EventStorage, "put_scalar"):
         before, stock_values = logged(train_loop.SimpleTrainer._write_metrics)
     after, values = logged(train_loop.SimpleTrainer._write_metrics)
-    assert (before, after) == (3, 1)
-    assert values == stock_values and values["total_loss"] == 1.875
+    assert (before, after) == (5, 1)
+    assert values == stock_values and values["total_loss"] == [(1.875, 3)]
+    assert values["cls_accuracy"] == [(0.75, 3)] and values["text/accuracy"] == [(0.5, 3)]
+
+
+def test_a_tensor_logged_outside_a_training_step_is_there_when_the_storage_is_read():
+    from fastreid.utils.events import EventStorage
+    with EventStorage(7) as storage:
+        storage.put_scalar("probe", torch.tensor(0.25), smoothing_hint=False)
+        storage.step()
+        assert storage.latest()["probe"] == (0.25, 7)
+        assert storage.smoothing_hints()["probe"] is False
+        storage.put_scalar("probe", torch.tensor(0.5), smoothing_hint=False)
+        assert storage.latest_with_smoothing_hint()["probe"] == (0.5, 8)
+        assert storage.history("probe").values() == [(0.25, 7), (0.5, 8)]

@@ -234,3 +234,61 @@ def test_checkpoint_of_another_architecture_is_refused(tmp_path):
     message = str(exc.value)
     assert "missing in the checkpoint: backbone.blocks" in message
     assert "unexpected in the checkpoint: backbone.bn1, backbone.conv1" in message
+
+
+# -- host reads (synchronisations on a GPU) -----------------------------------------------------------
+DMF_FILES = ("meta_arch/dmf.py", "losses/cross_entropy.py", "losses/triplet.py", "compat/losses.py",
+             "losses/cross_entroy_loss.py", "losses/triplet_loss.py")  # the last two: fastreid's
+
+
+@pytest.mark.parametrize("weight", ["1.0", "0.1"])
+def test_a_collated_batch_trains_without_reading_the_device_back(weight, monkeypatch):
+    """With MultimodalCollate's layout the meta-architecture, its losses and fastreid's (patched)
+    loss functions group the batch with index tensors: no .item(), nonzero or mask indexing of
+    theirs in a training step (forward and backward). The control: fastreid's own loss functions
+    are seen reading."""
+    import sys
+    from host_reads import HostReads
+    from fastreid_multimodal import compat
+    from fastreid_multimodal.data.multimodal import modality_layout
+    from fastreid_multimodal.modeling.losses import cross_entropy, triplet
+    model = tiny_dmf("MODEL.DMF.TEXT_LOSS_WEIGHT", weight, "MODEL.LOSSES.TRI.MARGIN", "0.0").train()
+    data = batch([0, 1, 0, 1, 1, 0])
+    data["layout"] = modality_layout(data["modality"])
+
+    def reads():
+        counter = HostReads()
+        with EventStorage(0), counter:
+            sum(model(data).values()).backward()
+        return {k: v for k, v in counter.where.items() if k.split(":")[0].endswith(DMF_FILES)}
+    assert not reads()
+    for ours, stock in ((cross_entropy, "fastreid.modeling.losses.cross_entroy_loss"),
+                        (triplet, "fastreid.modeling.losses.triplet_loss")):
+        name = stock.rsplit(".", 1)[1].replace("cross_entroy_loss", "cross_entropy_loss")
+        monkeypatch.setattr(ours, name, compat.original(sys.modules[stock], name))
+    stock_reads = reads()
+    assert any("cross_entroy_loss.py" in k for k in stock_reads)
+    assert any("triplet_loss.py" in k for k in stock_reads) == (weight == "1.0")  # else ours
+
+
+@pytest.mark.parametrize("extra", [(), ("MODEL.DMF.TEXT_LOSS_WEIGHT", "0.1"),
+                                   ("MODEL.DMF.CLASSIFIER", "per_modality")])
+def test_the_layout_groups_what_the_modality_tensor_groups(extra):
+    from fastreid_multimodal.data.multimodal import MultimodalCollate, modality_layout
+    data = batch([1, 0, 0, 1, 0, 1])
+    layout = modality_layout(data["modality"])
+    assert layout == {"image": [1, 2, 4], "text": [0, 3, 5]}
+    losses, grads = [], []
+    for b in ({**data, "layout": layout}, {**data, "layout": None}):
+        model = tiny_dmf(*extra).train()
+        with EventStorage(0):
+            out = model(b)
+        sum(out.values()).backward()
+        losses.append({k: v.item() for k, v in out.items()})
+        grads.append([p.grad for p in model.parameters()])
+    assert losses[0] == losses[1]
+    assert all((a is None and b is None) or torch.equal(a, b) for a, b in zip(*grads))
+    collated = MultimodalCollate(pad_id=0)([
+        {"targets": 0, "camids": 0, "modality": 1, "text_ids": torch.tensor([101, 5, 102])},
+        {"targets": 0, "camids": 1, "modality": 0, "images": torch.zeros(3, 4, 2)}])
+    assert collated["layout"] == {"image": [1], "text": [0]}

@@ -35,7 +35,8 @@ class PretrainedTextTranslator(nn.Module):
     Frozen, its output for a caption never changes, so each caption is encoded once and its token
     features are kept (in memory, in this module: no other translator can ever read them), the
     ``cache_size`` most recently used captions at most (MODEL.TEXT.CACHE_SIZE; 0: encode every
-    batch)."""
+    batch). On the CPU only, where encoding is what costs: on a GPU a step's captions are encoded
+    in one batched call, which needs neither their ids on the host nor a loop over them."""
 
     def __init__(self, folder, freeze=True, cache_size=20000):
         super().__init__()
@@ -67,10 +68,13 @@ class PretrainedTextTranslator(nn.Module):
             out = self.encoder(input_ids=input_ids, attention_mask=attention_mask.long())
         return out.last_hidden_state
 
+    def caches_on(self, device):
+        return bool(self.frozen and self.cache_size) and torch.device(device).type == "cpu"
+
     def forward(self, input_ids, attention_mask):
         if not self.frozen:
             return self.encode(input_ids, attention_mask)
-        if not self.cache_size:  # padding zeroed as the cached features are
+        if not self.caches_on(input_ids.device):  # padding zeroed as the cached features are
             return self.encode(input_ids, attention_mask) * attention_mask[..., None]
         lengths = attention_mask.sum(1).tolist()
         keys = [tuple(ids[:n].tolist()) for ids, n in zip(input_ids, lengths)]

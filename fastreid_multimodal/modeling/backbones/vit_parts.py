@@ -196,12 +196,24 @@ def text_padding(attention_mask):
                       ~attention_mask.bool()], dim=1)
 
 
+def padding_bias(key_padding, dtype, skip_if_empty=None):
+    """The additive attention mask (B, 1, 1, N) of ``key_padding``, or None. An all-False padding
+    changes nothing but the attention kernel: on the CPU (``skip_if_empty`` default) it gives None,
+    so the CPU tables' numbers stay as they were; on a GPU the mask is always built rather than
+    wait on .any() (a host synchronisation)."""
+    if key_padding is None:
+        return None
+    if skip_if_empty is None:
+        skip_if_empty = key_padding.device.type == "cpu"
+    if skip_if_empty and not key_padding.any():
+        return None
+    mask = torch.zeros(key_padding.shape, dtype=dtype, device=key_padding.device)
+    return mask.masked_fill(key_padding, float("-inf"))[:, None, None, :]
+
+
 def run_blocks(blocks, norm, x, key_padding=None):
     """Blocks then norm; ``key_padding`` (B, N) bool marks tokens nobody may attend to."""
-    mask = None
-    if key_padding is not None and key_padding.any():
-        mask = torch.zeros(key_padding.shape, dtype=x.dtype, device=x.device)
-        mask = mask.masked_fill(key_padding, float("-inf"))[:, None, None, :]
+    mask = padding_bias(key_padding, x.dtype)
     for block in blocks:
         x = block(x, attn_mask=mask)
     return norm(x)

@@ -26,8 +26,9 @@ class CrossEntropyLoss(nn.Module):
         targets = batch["targets"]
         if events._CURRENT_STORAGE_STACK:  # inside a training loop (not a bare forward)
             correct = outputs["pred_class_logits"].detach().argmax(1) == targets
+            # a tensor: the storage copies it to the host with the losses, once a step (compat)
             events.get_event_storage().put_scalar(outputs.get("accuracy_name", "cls_accuracy"),
-                                                  correct.float().mean().item())
+                                                  correct.float().mean())
         groups = batch.get("sample_groups")
         if groups is None:
             loss = cross_entropy_loss(outputs["cls_outputs"], targets, self.eps, self.alpha)

@@ -10,7 +10,7 @@ from fastreid.modeling.meta_arch.build import META_ARCH_REGISTRY
 from fastreid.utils import events
 
 from ...config import DMF_CLASSIFIERS, check_choice
-from ...data.multimodal import MODALITIES
+from ...data.multimodal import MODALITIES, modality_layout
 from ...data.samples import IMAGE, TEXT
 from ..feature_map import as_feature_map
 from ...errors import ConfigError
@@ -54,19 +54,34 @@ class DMF(PixelNormalization):
         # fused batches can hold one modality only (a process's share, identities without captions)
         self.may_skip_parameters = self.modalities == "both"
 
+    # Which samples are images and which captions comes from the batch's ``layout`` (Python
+    # ints, computed by MultimodalCollate on the CPU): no .any(), nonzero or mask indexing of a
+    # device tensor, each of which is a host synchronisation on a GPU.
+    @staticmethod
+    def layout(batch):
+        """``batch["layout"]`` (data.multimodal.modality_layout), or computed from the batch's
+        modality tensor for a batch that has none (read back from the device)."""
+        layout = batch.get("layout")
+        return layout if layout is not None else modality_layout(batch["modality"].tolist())
+
+    def index(self, rows):
+        return torch.tensor(rows, dtype=torch.long).to(self.device, non_blocking=True)
+
     def features(self, batch):
         """[cls] features of every sample, in batch order (N, D)."""
-        modality = batch["modality"].to(self.device)
-        parts, order = [], []
-        if (modality == IMAGE).any():
+        layout = self.layout(batch)
+        parts = []
+        if layout["image"]:
             parts.append(self.backbone.forward_image(self.preprocess_image(batch["images"])))
-            order.append(torch.nonzero(modality == IMAGE).flatten())
-        if (modality == TEXT).any():
+        if layout["text"]:
             parts.append(self.backbone.forward_text(batch["text_ids"].to(self.device),
                                                     batch["text_mask"].to(self.device)))
-            order.append(torch.nonzero(modality == TEXT).flatten())
         feats = torch.cat(parts)
-        return feats[torch.argsort(torch.cat(order))]
+        if not (layout["image"] and layout["text"]):
+            return feats
+        # feats holds the images, then the captions: row of each batch position
+        source = {position: row for row, position in enumerate(layout["image"] + layout["text"])}
+        return feats[self.index([source[i] for i in range(len(source))])]
 
     # -- evaluation features (MMET has the same two) -----------------------------------------------
     def image_features(self, images):
@@ -78,7 +93,7 @@ class DMF(PixelNormalization):
         ids, mask = input_ids.to(self.device), attention_mask.to(self.device)
         return self.heads(as_feature_map(self.backbone.forward_text(ids, mask)))
 
-    def own_text_classifier(self, feats, targets, is_text):
+    def own_text_classifier(self, feats, targets, text_rows):
         """The head's outputs with the captions' logits from ``text_weight``: one BNNeck over the
         batch as with the shared classifier, only the class weights differ."""
         necks = []
@@ -89,19 +104,19 @@ class DMF(PixelNormalization):
             hook.remove()
         neck = necks[0][..., 0, 0]
         if self.heads.cls_layer.__class__.__name__ == "Linear":
-            logits = F.linear(neck[is_text], self.text_weight)
+            logits = F.linear(neck[text_rows], self.text_weight)
         else:
-            logits = F.linear(F.normalize(neck[is_text]), F.normalize(self.text_weight))
+            logits = F.linear(F.normalize(neck[text_rows]), F.normalize(self.text_weight))
         cls_outputs = outputs["cls_outputs"].clone()
-        cls_outputs[is_text] = self.heads.cls_layer(logits.clone(), targets[is_text])
+        cls_outputs[text_rows] = self.heads.cls_layer(logits.clone(), targets[text_rows])
         pred = outputs["pred_class_logits"].clone()
-        pred[is_text] = logits.detach() * self.heads.cls_layer.s
+        pred[text_rows] = logits.detach() * self.heads.cls_layer.s
         return {**outputs, "cls_outputs": cls_outputs, "pred_class_logits": pred}
 
-    def count_samples(self, modality):
+    def count_samples(self, layout):
         """Images and captions trained on so far, logged (metrics.json: samples/images, samples/texts)."""
-        self.seen[IMAGE] += int((modality == IMAGE).sum())
-        self.seen[TEXT] += int((modality == TEXT).sum())
+        self.seen[IMAGE] += len(layout["image"])
+        self.seen[TEXT] += len(layout["text"])
         if events._CURRENT_STORAGE_STACK:
             storage = events.get_event_storage()
             storage.put_scalar("samples/images", self.seen[IMAGE], smoothing_hint=False)
@@ -116,22 +131,22 @@ class DMF(PixelNormalization):
             return self.image_features(batch["images"] if isinstance(batch, dict) else batch)
         require_multimodal_batch(batch, "DMF")
         targets = batch["targets"].to(self.device)
-        self.count_samples(batch["modality"])
-        modality = batch["modality"].to(self.device)
-        if self.text_weight is None or not (modality == TEXT).any():
+        layout = self.layout(batch)
+        self.count_samples(layout)
+        if self.text_weight is None or not layout["text"]:
             outputs = self.heads(as_feature_map(self.features(batch)), targets)
         else:
-            outputs = self.own_text_classifier(self.features(batch), targets, modality == TEXT)
+            outputs = self.own_text_classifier(self.features(batch), targets,
+                                               self.index(layout["text"]))
         loss_batch = {**batch, "targets": targets}
         if self.text_loss_weight != 1.0 and self.modalities == "both":  # a share of what?
-            loss_batch["sample_groups"] = self.sample_groups(batch["modality"])
+            loss_batch["sample_groups"] = self.sample_groups(layout)
         losses = {}
         for loss_fn in self.loss_fns.values():
             losses.update(loss_fn(outputs, loss_batch))
         return losses
 
-    def sample_groups(self, modality):
+    def sample_groups(self, layout):
         """((image rows, 1), (caption rows, MODEL.DMF.TEXT_LOSS_WEIGHT)) of the losses."""
-        modality = modality.to(self.device)
-        return tuple((torch.nonzero(modality == kind).flatten(), weight)
-                     for kind, weight in ((IMAGE, 1.0), (TEXT, self.text_loss_weight)))
+        return ((self.index(layout["image"]), 1.0),
+                (self.index(layout["text"]), self.text_loss_weight))

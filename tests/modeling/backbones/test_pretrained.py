@@ -108,6 +108,14 @@ def test_frozen_translator_cache_keeps_the_most_recently_used_captions_only():
     assert not uncached.cache
 
 
+def test_the_cache_is_kept_on_the_cpu_only():
+    """On a GPU a step's captions are encoded in one batched call (no ids read back, no loop)."""
+    translator = PretrainedTextTranslator(packaged_text_model_dir())
+    assert translator.caches_on("cpu") and not translator.caches_on("cuda:0")
+    assert not PretrainedTextTranslator(packaged_text_model_dir(), cache_size=0).caches_on("cpu")
+    assert not PretrainedTextTranslator(packaged_text_model_dir(), freeze=False).caches_on("cpu")
+
+
 def test_negative_cache_size_is_a_config_error_naming_the_key():
     cfg = cfg_with("MODEL.TEXT.TRANSLATOR", "packaged", "MODEL.TEXT.CACHE_SIZE", "-5")
     with pytest.raises(ConfigError, match="MODEL.TEXT.CACHE_SIZE must be >= 0"):
