@@ -24,7 +24,8 @@ from fastreid_multimodal.reproduction.paper_tables import TABLES  # noqa: E402
 from fastreid_multimodal.reproduction.planning import (  # noqa: E402
     choose_rows, datasets_message, missing_datasets, plan, select)
 from fastreid_multimodal.reproduction.report import (  # noqa: E402
-    chance_reference, format_results_json, write_results_json, write_table)
+    chance_reference, format_results_json, read_results_json, recorded_seeds, write_results_json,
+    write_table)
 
 
 def main(argv=None):
@@ -61,10 +62,16 @@ def main(argv=None):
         return 0
     table, runs = plan(args.table, args.output_dir, args.synthetic, seeds, args.opts)
     chosen = choose_rows(table, args.rows) if args.rows else None
-    missing = missing_datasets(runs)
-    print(f"{table.title}: {len(runs)} runs, {sum(r.done for r in runs)} already done")
+    # a cell recorded in the results JSON (its run folder gone: another session, another machine)
+    # is not trained again; options on the command line train other models, so they record nothing
+    recorded = {} if args.opts else recorded_seeds(read_results_json(results_json))
     for run in runs:
-        state = "done" if run.done else "todo"
+        run.recorded = not run.done and run.seed in recorded.get(run.row, ())
+    missing = missing_datasets([run for run in runs if not run.recorded])
+    print(f"{table.title}: {len(runs)} runs, {sum(r.done for r in runs)} already done, "
+          f"{sum(r.recorded for r in runs)} recorded in {results_json}")
+    for run in runs:
+        state = "done" if run.done else "recorded" if run.recorded else "todo"
         print(f"  [{state}] {run.row} (seed {run.seed}): {' + '.join(run.configs)} -> {run.output_dir}")
     if missing:
         print(datasets_message(missing), file=sys.stderr)
@@ -73,7 +80,7 @@ def main(argv=None):
     if args.dry_run:
         return 0
     if args.collect:
-        if not any(r.done for r in runs):
+        if not any(r.done for r in runs) and not recorded:
             raise SystemExit(f"error: no run of {name} has finished under {args.output_dir}")
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
@@ -86,7 +93,7 @@ def main(argv=None):
     path = os.path.join(args.output_dir, name + ".md")
     reference = chance_reference(table, runs) if args.synthetic else None
     write_table(table, runs, path, reference)
-    data = write_results_json(table, runs, results_json, reference)
+    data = write_results_json(table, runs, results_json, reference, keep=not args.opts)
     print(format_results_json(table, data))
     print(f"written to {results_json} and {path}")
     return 0

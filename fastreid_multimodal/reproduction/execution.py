@@ -24,6 +24,8 @@ def execute(runs, jobs=1, log=print):
     for run in runs:
         if run.done:
             log(f"skip (done): {run.row} seed {run.seed} -> {run.output_dir}")
+        elif run.recorded:
+            log(f"skip (in the results JSON): {run.row} seed {run.seed}")
         elif run.output_dir not in planned:
             planned.add(run.output_dir)
             todo.append(run)

@@ -29,6 +29,7 @@ class PlannedRun:
     configs: tuple
     tests: tuple = ()  # data sets tested on besides the configs' own (transfer runs)
     after: str = ""  # a run folder that must be finished first (a transfer run's training)
+    recorded: bool = False  # its values are in the results JSON already (from a run folder now gone)
 
     @property
     def done(self):

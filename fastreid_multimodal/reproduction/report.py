@@ -98,29 +98,87 @@ def collect(table, runs):
     return summarize(collect_values(table, runs))
 
 
-def write_results_json(table, runs, path, reference=None):
+def write_results_json(table, runs, path, reference=None, keep=True):
     """The per-seed numbers a README table is printed from:
     {"title", "seeds", "rows": {row: {target: {metric: [per seed]}}}, "row_seeds": {row: [the
     seeds of those values]}, "pairing": "seed" | "position", "reference": {...},
-    "per_query_ap": {row: {target: {metric: [per seed: [AP per query]]}}}}."""
+    "per_query_ap": {row: {target: {metric: [per seed: [AP per query]]}}}}. With ``keep``, the
+    cells the file held before and no finished run gives stay (``keep_recorded``)."""
     values = collect_values(table, runs)
     row_seeds = collect_row_seeds(runs)
     per_query = collect_per_query(runs)
-    names = [row.name for row in table.rows if row.name in values]
     rows = {name: {t: {short_metric(m): v for m, v in ms.items()}
-                   for t, ms in values[name].items() if t in table.targets} for name in names}
-    data = {"title": table.title, "seeds": sorted({r.seed for r in runs if r.done}),
-            "targets": list(table.targets), "rows": rows,
+                   for t, ms in values[name].items() if t in table.targets} for name in values}
+    per_query = {name: {t: ms for t, ms in per_query.get(name, {}).items() if t in table.targets}
+                 for name in values}
+    if keep:  # the cells recorded before, whose run folders may be gone
+        rows, row_seeds, per_query = keep_recorded(table, read_results_json(path), rows,
+                                                   row_seeds, per_query)
+    names = [row.name for row in table.rows if row.name in rows]
+    data = {"title": table.title,
+            "seeds": sorted({seed for name in names for seed in row_seeds[name]}),
+            "targets": list(table.targets), "rows": {name: rows[name] for name in names},
             "row_seeds": {name: row_seeds[name] for name in names},
             "pairing": table.pairing,
             "reference": {name: {t: {short_metric(m): v for m, v in ms.items()}
                                  for t, ms in targets.items()}
                           for name, targets in (reference or {}).items()},
-            "per_query_ap": {name: {t: ms for t, ms in per_query.get(name, {}).items()
-                                    if t in table.targets} for name in names}}
+            "per_query_ap": {name: per_query.get(name, {}) for name in names}}
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     atomic_write_text(path, _dumps(data) + "\n")
     return data
+
+
+def read_results_json(path):
+    """The results JSON at ``path``, or None when there is none."""
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def recorded_seeds(data):
+    """{row: [its seeds]} a results JSON holds (None: {})."""
+    if not data:
+        return {}
+    return {row: _seeds_of(data, row, next(iter(next(iter(targets.values())).values())))
+            for row, targets in data.get("rows", {}).items() if targets}
+
+
+def keep_recorded(table, previous, rows, row_seeds, per_query):
+    """The finished runs' values with the seeds ``previous`` (the results JSON as it was) holds
+    and no finished run gives again: a table spans sessions whose run folders are gone, each
+    cell recorded once. A run finished now replaces its recorded value; a recorded seed that
+    lacks one of the row's metrics is left out (its row then has it trained again)."""
+    rows, row_seeds, per_query = dict(rows), dict(row_seeds), dict(per_query)
+    recorded = recorded_seeds(previous)
+    for name in (row.name for row in table.rows):
+        old_seeds = recorded.get(name) or []
+        old, new_seeds = previous["rows"][name] if old_seeds else {}, row_seeds.get(name, [])
+        targets = rows.get(name) or {t: ms for t, ms in old.items() if t in table.targets}
+        carried = [s for s in old_seeds if s not in new_seeds and all(
+            m in old.get(t, {}) for t, ms in targets.items() for m in ms)]
+        if not carried:
+            continue
+        seeds = sorted(new_seeds + carried)
+        old_pq = previous.get("per_query_ap", {}).get(name, {})
+        new_pq = per_query.get(name, {})
+
+        def by_seed(new_list, old_list, seed):
+            if seed in new_seeds:
+                return new_list[new_seeds.index(seed)] if new_list is not None else None
+            at = old_seeds.index(seed)
+            return old_list[at] if old_list is not None and at < len(old_list) else None
+        rows[name] = {t: {m: [by_seed(rows.get(name, {}).get(t, {}).get(m), old[t][m], seed)
+                              for seed in seeds] for m in ms} for t, ms in targets.items()}
+        pq_keys = {(t, m) for src in (old_pq, new_pq) for t, ms in src.items() for m in ms}
+        per_query[name] = {}
+        for t, m in sorted(pq_keys):
+            per_query[name].setdefault(t, {})[m] = [
+                by_seed(new_pq.get(t, {}).get(m, [None] * len(new_seeds)), old_pq.get(t, {}).get(m), seed)
+                for seed in seeds]
+        row_seeds[name] = seeds
+    return rows, row_seeds, per_query
 
 
 def _seeds_of(data, row, values):

@@ -128,8 +128,8 @@ def test_aa_table_pairs_disjoint_seeds_by_position(tmp_path, tool):
     assert "mean ± sample std over seeds [0, 1, 2, 5, 6, 7]\n" in text  # each row has its own three
     # d = (1, -0.5, 0): +0.2, SE = std(d)/sqrt(3) = 0.441 -> 2SE 0.9, no
     assert "| A: seeds 0-4 → A': seeds 5-9 | +0.2 (0.9) no |" in text
-    run = tool("reproduce.py", "--table", "aa", "--synthetic", "--dry-run",
-               "--output-dir", tmp_path / "fresh")  # not the checkout's own finished runs
+    run = tool("reproduce.py", "--table", "aa", "--synthetic", "--dry-run", "--output-dir",
+               tmp_path / "fresh", "--results-dir", tmp_path / "none")  # nothing finished or recorded
     assert run.returncode == 0, run.stderr
     assert run.stdout.count("[todo]") == 10 and "(seed 9)" in run.stdout
     run = tool("reproduce.py", "--table", "aa", "--dry-run")
