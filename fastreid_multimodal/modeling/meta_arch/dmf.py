@@ -64,12 +64,9 @@ class DMF(PixelNormalization):
         layout = batch.get("layout")
         return layout if layout is not None else modality_layout(batch["modality"].tolist())
 
-    def index(self, rows):
-        return torch.tensor(rows, dtype=torch.long).to(self.device, non_blocking=True)
-
-    def features(self, batch):
+    def features(self, batch, layout=None):
         """[cls] features of every sample, in batch order (N, D)."""
-        layout = self.layout(batch)
+        layout = layout or self.layout(batch)
         parts = []
         if layout["image"]:
             parts.append(self.backbone.forward_image(self.preprocess_image(batch["images"])))
@@ -134,9 +131,9 @@ class DMF(PixelNormalization):
         layout = self.layout(batch)
         self.count_samples(layout)
         if self.text_weight is None or not layout["text"]:
-            outputs = self.heads(as_feature_map(self.features(batch)), targets)
+            outputs = self.heads(as_feature_map(self.features(batch, layout)), targets)
         else:
-            outputs = self.own_text_classifier(self.features(batch), targets,
+            outputs = self.own_text_classifier(self.features(batch, layout), targets,
                                                self.index(layout["text"]))
         loss_batch = {**batch, "targets": targets}
         if self.text_loss_weight != 1.0 and self.modalities == "both":  # a share of what?

@@ -164,9 +164,6 @@ class MMET(PixelNormalization):
         return {**layout, "masked_patches": layout["masked_patches"] if patch_mask is not None else None,
                 "masked_tokens": layout["masked_tokens"] if token_mask is not None else None}
 
-    def index(self, rows):
-        return torch.tensor(rows, dtype=torch.long).to(self.device, non_blocking=True)
-
     def encode(self, batch, masked=False):
         """h_I of every image, h_T of every text, h_M of every pair. ``masked``: the encoders see
         batch["patch_mask"] / batch["text_input"] (the masked pass), else the clean inputs."""

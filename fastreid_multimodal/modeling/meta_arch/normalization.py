@@ -4,7 +4,8 @@ from torch import nn
 
 
 class PixelNormalization(nn.Module):
-    """Registers MODEL.PIXEL_MEAN/STD buffers; ``device`` and out-of-place ``preprocess_image``."""
+    """Registers MODEL.PIXEL_MEAN/STD buffers; ``device``, out-of-place ``preprocess_image`` and
+    ``index`` (batch rows from the host-side layout as a device index tensor)."""
 
     def init_pixel_stats(self, cfg):
         self.register_buffer("pixel_mean", torch.tensor(cfg.MODEL.PIXEL_MEAN).view(1, -1, 1, 1), False)
@@ -16,3 +17,6 @@ class PixelNormalization(nn.Module):
 
     def preprocess_image(self, images):
         return (images.to(self.device) - self.pixel_mean) / self.pixel_std
+
+    def index(self, rows):
+        return torch.tensor(rows, dtype=torch.long).to(self.device, non_blocking=True)
