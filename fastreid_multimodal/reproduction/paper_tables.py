@@ -44,6 +44,7 @@ class Table:
     synthetic: Optional["Table"] = None  # the same structure on SynthPerson at demo size
     pairing: str = "seed"  # steps pair the rows' values by seed, or by "position" (A/A tables)
     steps: Optional[Tuple[Tuple[str, str], ...]] = None  # (from, to) rows compared; None: consecutive rows
+    training: Tuple[str, ...] = ()  # training-log keys reported per row: metrics.json's last record
 
 
 def _both(r1, m):
@@ -231,9 +232,10 @@ def _synthetic_mmet(title, *rows, mmm_row, anchor=False, fusion_row=None):
                  SYN_MMET_METRICS, rows, steps=steps)
 
 
-def _mmm_ablation(what, *rows):
+def _mmm_ablation(what, *rows, training=()):
     """An ablation of ours over MMET + MMM; ``rows`` are (name, opts on Table 1's MMM config, opts on
-    the demo MMM run). A row without demo opts is the demo MMM run the MMET tables share."""
+    the demo MMM run). A row without demo opts is the demo MMM run the MMET tables share.
+    ``training``: the training-log keys reported beside the metrics."""
     def demo_run(opts):
         return Run("train", SYN_MMM.config, opts=opts) if opts else SYN_MMM
     return Table(
@@ -243,7 +245,8 @@ def _mmm_ablation(what, *rows):
         synthetic=Table(
             f"Ablation on SynthPerson: {what}, MMET + MMM, trained on the source domain "
             "(image->image mAP / R1, text->image mAP / R1)", SYN_TARGETS, SYN_MMET_METRICS,
-            tuple(Row(name, demo_run(opts)) for name, _, opts in rows)))
+            tuple(Row(name, demo_run(opts)) for name, _, opts in rows), training=training),
+        training=training)
 
 
 def _text_path_ablation():
@@ -413,7 +416,7 @@ TABLES = {
     "mmet-text-path": _text_path_ablation(),
     "mmet-itm": _mmm_ablation(  # ITM learns at a constant lr on frozen encodings, not in the run
         "the fusion encoder's learning-rate schedule", ("shared (cosine)", (), ()),
-        ("constant after warm-up", FUSION_LR_CONSTANT, FUSION_LR_CONSTANT)),
+        ("constant after warm-up", FUSION_LR_CONSTANT, FUSION_LR_CONSTANT), training=("loss_itm",)),
     "mmet-stem": _mmm_ablation(  # the paper's configs use the patchify stem, the demo the conv one
         "the image encoder's stem", ("patchify stem", (), PATCH_STEM),
         ("convolutional stem", CONV_STEM, ())),

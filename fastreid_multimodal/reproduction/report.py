@@ -9,11 +9,15 @@ import os
 import numpy as np
 
 from ..engine.defaults import load_config
+from ..errors import ConfigError, UserError
 from ..evaluation.results import PER_QUERY_FILE
+from ..evaluation.visualize import read_metrics
 from ..utils.io import atomic_write_text
 from .chance import chance_levels
 from .paper_tables import format_comparison
 from .statistics import MDD_SE, step
+
+TRAINING = "training"  # the results JSON's pseudo-target of a table's training-log keys
 
 
 def short_metric(metric):
@@ -21,10 +25,21 @@ def short_metric(metric):
     return metric.replace("text2image/", "t2i_").replace("Rank-", "R")
 
 
+def last_logged(output_dir, keys):
+    """{key: its value in the last record of OUTPUT_DIR/metrics.json that has it} (losses there
+    are FastReID's median over its 20-iteration window); {} without the file or the keys."""
+    try:
+        series = read_metrics(os.path.join(output_dir, "metrics.json"), keys)
+    except (ConfigError, UserError):
+        return {}
+    return {key: values[-1] for key, (_, values) in series.items()}
+
+
 def collect_values(table, runs):
     """{row: {target: {metric: [one value per seed, in seed order]}}} of the runs with results
-    (metric keys as in results.json)."""
-    values = {}
+    (metric keys as in results.json), and under TRAINING the table's training-log keys where
+    every finished run of the row logged them."""
+    values, logged = {}, {}
     for run in sorted(runs, key=lambda r: r.seed):
         if not run.done:
             continue
@@ -33,6 +48,12 @@ def collect_values(table, runs):
         for target, metrics in results.items():
             for metric, value in metrics.items():
                 values.setdefault(run.row, {}).setdefault(target, {}).setdefault(metric, []).append(value)
+        if table.training:
+            logged.setdefault(run.row, []).append(last_logged(run.output_dir, table.training))
+    for row, per_seed in logged.items():
+        keys = [k for k in table.training if all(k in seed_values for seed_values in per_seed)]
+        if keys:
+            values[row][TRAINING] = {k: [seed_values[k] for seed_values in per_seed] for k in keys}
     return values
 
 
@@ -107,8 +128,9 @@ def write_results_json(table, runs, path, reference=None, keep=True):
     values = collect_values(table, runs)
     row_seeds = collect_row_seeds(runs)
     per_query = collect_per_query(runs)
+    reported = _reported(table)
     rows = {name: {t: {short_metric(m): v for m, v in ms.items()}
-                   for t, ms in values[name].items() if t in table.targets} for name in values}
+                   for t, ms in values[name].items() if t in reported} for name in values}
     per_query = {name: {t: ms for t, ms in per_query.get(name, {}).items() if t in table.targets}
                  for name in values}
     if keep:  # the cells recorded before, whose run folders may be gone
@@ -118,6 +140,7 @@ def write_results_json(table, runs, path, reference=None, keep=True):
     data = {"title": table.title,
             "seeds": sorted({seed for name in names for seed in row_seeds[name]}),
             "targets": list(table.targets), "rows": {name: rows[name] for name in names},
+            **({"training": list(table.training)} if table.training else {}),
             "row_seeds": {name: row_seeds[name] for name in names},
             "pairing": table.pairing,
             "reference": {name: {t: {short_metric(m): v for m, v in ms.items()}
@@ -127,6 +150,11 @@ def write_results_json(table, runs, path, reference=None, keep=True):
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     atomic_write_text(path, _dumps(data) + "\n")
     return data
+
+
+def _reported(table):
+    """The targets a table's results JSON keeps: its test sets, and TRAINING where it logs keys."""
+    return set(table.targets) | ({TRAINING} if table.training else set())
 
 
 def read_results_json(path):
@@ -155,7 +183,7 @@ def keep_recorded(table, previous, rows, row_seeds, per_query):
     for name in (row.name for row in table.rows):
         old_seeds = recorded.get(name) or []
         old, new_seeds = previous["rows"][name] if old_seeds else {}, row_seeds.get(name, [])
-        targets = rows.get(name) or {t: ms for t, ms in old.items() if t in table.targets}
+        targets = rows.get(name) or {t: ms for t, ms in old.items() if t in _reported(table)}
         carried = [s for s in old_seeds if s not in new_seeds and all(
             m in old.get(t, {}) for t, ms in targets.items() for m in ms)]
         if not carried:
@@ -189,15 +217,16 @@ def _seeds_of(data, row, values):
     return list(data["seeds"]) if len(values) == len(data["seeds"]) else None
 
 
-def step_significance(data, metric, steps=None):
+def step_significance(data, metric, steps=None, targets=None, digits=1):
     """Markdown: for each pair of consecutive rows (the tables' intended order), per target, the
     mean of the per-seed differences and twice their standard error, paired by seed (or by
     position where the table says so); rows with different seed sets pair on the seeds both ran
     (two or more) or fall back to the unpaired 2 * sqrt(s1^2/n1 + s2^2/n2), and say which. "yes"
     when the difference exceeds 2 SE, "reversed" when it is below -2 SE. Then the minimum
-    detectable difference, 2.8 SE, per step."""
+    detectable difference, 2.8 SE, per step. ``targets``: those compared (the JSON's by default);
+    ``digits``: decimals printed."""
     names = list(data["rows"])
-    targets = data["targets"]
+    targets = targets or data["targets"]
     by_position = data.get("pairing") == "position"
     head = "| step | " + " | ".join(f"{t} {metric}: Δ (2SE)" for t in targets) + " |"
     rule = "|" + "---|" * (len(targets) + 1)
@@ -221,8 +250,8 @@ def step_significance(data, metric, steps=None):
                 mark = f" (paired on {result.n} seeds)"
             if not result.paired and all(u[:2] != (low, high) for u in unpaired):
                 unpaired.append((low, high, seeds_a, seeds_b))
-            cells.append(f"{result.diff:+.1f} ({result.two_se:.1f}) {result.verdict}{mark}")
-            mdds.append(f"{result.mdd:.1f}")
+            cells.append(f"{result.diff:+.{digits}f} ({result.two_se:.{digits}f}) {result.verdict}{mark}")
+            mdds.append(f"{result.mdd:.{digits}f}")
         lines.append("| " + " | ".join(cells) + " |")
         mdd_lines.append("| " + " | ".join(mdds) + " |")
     pairing = ("paired by position (the rows ran disjoint seed sets)" if by_position
@@ -261,6 +290,30 @@ def format_results_json(table, data):
         which = "Steps between rows" if table.steps else "Consecutive rows"
         text += (f"\n{which}, {metric}: the step and 2 standard errors\n\n"
                  + step_significance(data, metric, table.steps) + "\n")
+    return text + _format_training(table, data, mean, std)
+
+
+def _format_training(table, data, mean, std):
+    """The training-log keys' table (mean ± std over seeds) and its steps, when the JSON has them."""
+    keys = [k for k in data.get("training", []) if any(k in ts.get(TRAINING, {})
+                                                        for ts in data["rows"].values())]
+    if not keys:
+        return ""
+    lines = ["| row | " + " | ".join(keys) + " |", "|" + "---|" * (len(keys) + 1)]
+    for row in data["rows"]:
+        cells = []
+        for key in keys:
+            value = mean.get(row, {}).get(TRAINING, {}).get(key)
+            spread = std.get(row, {}).get(TRAINING, {}).get(key)
+            cells.append("-" if value is None else f"{value:.3f}" + (
+                "" if spread is None else f"±{spread:.3f}"))
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    text = ("\nTraining log at the last step (metrics.json's last record: FastReID's median over "
+            "20 iterations), mean ± sample std over seeds; a loss that falls from one row to the "
+            "next shows as a negative Δ, \"reversed\" beyond 2SE\n\n" + "\n".join(lines) + "\n")
+    for key in keys:
+        text += (f"\nSteps between rows, {key}: the step and 2 standard errors\n\n"
+                 + step_significance(data, key, table.steps, targets=[TRAINING], digits=3) + "\n")
     return text
 
 
