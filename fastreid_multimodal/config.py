@@ -104,6 +104,7 @@ def add_multimodal_config(cfg):
     _C.MODEL.MMET.GC_FEATURE = "cls"  # what L_GC compares: cls (raw [CLS_I]/[CLS_T]) or bnneck (each through its own BNNeck normalisation, the space retrieval ranks in)
     _C.MODEL.MMET.GC_PROJECTION = 0  # 0: L_GC compares the Re-ID features themselves; D > 0: linear maps of [CLS_I] and [CLS_T] to D dims first (FLAVA's image/text projections), so aligning captions does not reshape the image Re-ID feature directly
     _C.MODEL.MMET.GC_TEMPERATURE = 0.07  # L_GC softmax temperature on cosine similarities (CLIP's initial value)
+    _C.MODEL.MMET.TEXT_REID_WEIGHT = 1.0  # weight of ID + triplet on [CLS_T] relative to [CLS_I] (0: none; its BNNeck still tracks [CLS_T] for text->image), as MODEL.DMF.TEXT_LOSS_WEIGHT for DMF's captions
     _C.MODEL.MMET.FUSION_REID_WEIGHT = 1.0  # weight of ID + triplet on [CLS_M] of pairs relative to [CLS_I]/[CLS_T] (0: none; they compete with ITM for [CLS_M])
     _C.MODEL.MMET.FUSION_LR_FACTOR = 1.0  # lr multiplier of the fusion encoder and ITM head (a lower lr keeps CLS_M from collapsing, so ITM can learn)
     _C.MODEL.MMET.FUSION_LR_SCHEDULE = "shared"  # shared: the fusion encoder and ITM head follow SOLVER.SCHED; constant: their lr stays at FUSION_LR_FACTOR x BASE_LR after warm-up
@@ -139,6 +140,7 @@ MMET_LOSSES = ("CrossEntropyLoss", "TripletLoss", "GlobalContrastive", "MaskedIm
                "MaskedLanguageModeling", "MaskedMultimodalModeling", "ImageTextMatching")  # MODEL.LOSSES.NAME of MMET
 MMET_WEIGHT_KEYS = ("MODEL.MMET.MIM_WEIGHT", "MODEL.MMET.MLM_WEIGHT", "MODEL.MMET.MMM_WEIGHT",
                     "MODEL.MMET.ITM_WEIGHT", "MODEL.MMET.GC_WEIGHT", "MODEL.MMET.FUSION_REID_WEIGHT",
+                    "MODEL.MMET.TEXT_REID_WEIGHT",
                     "MODEL.LOSSES.CE.SCALE", "MODEL.LOSSES.TRI.SCALE")
 
 

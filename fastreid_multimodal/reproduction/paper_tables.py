@@ -58,6 +58,8 @@ SYN_MMET_METRICS = (MAP, R1, T2I + MAP, T2I + R1)
 SYN_MMM = Run("train", "configs/Demo/mmet_synth.yml")  # in every synthetic MMET table: trained once
 GC_BNNECK = ("MODEL.MMET.GC_FEATURE", "bnneck")
 NO_FUSION_REID = ("MODEL.MMET.FUSION_REID_WEIGHT", "0.0")
+FUSION_REID_LOW = ("MODEL.MMET.FUSION_REID_WEIGHT", "0.1")
+TEXT_REID_LOW = ("MODEL.MMET.TEXT_REID_WEIGHT", "0.1")
 FUSION_LR_CONSTANT = ("MODEL.MMET.FUSION_LR_SCHEDULE", "constant")
 PATCH_STEM, CONV_STEM = ("MODEL.VIT.STEM", "patch"), ("MODEL.VIT.STEM", "conv")
 
@@ -272,7 +274,12 @@ def _text_path_ablation():
             *(Row(f"L_GC weight {weight}", Run("train", no_masking,
                                                opts=SOURCE_VAL + ("MODEL.MMET.GC_WEIGHT", weight)))
               for weight in ("0.3", "0.1")),
-            Row("- ID + triplet on [CLS_M]", Run("train", no_masking, opts=paper + NO_FUSION_REID)))
+            Row("- ID + triplet on [CLS_M]", Run("train", no_masking, opts=paper + NO_FUSION_REID)),
+            # the demo's L_GC weight, and captions' Re-ID terms weighted down as DMF's are
+            Row("L_GC weight 0.1, [CLS_T] ID + triplet weight 0.1",
+                Run("train", no_masking, opts=SOURCE_VAL + TEXT_REID_LOW)),
+            Row("L_GC weight 0.1, [CLS_T] and [CLS_M] ID + triplet weight 0.1",
+                Run("train", no_masking, opts=SOURCE_VAL + TEXT_REID_LOW + FUSION_REID_LOW)))
     names = [row.name for row in rows]
     return Table(
         "Ablation (ours): MMET's text path without masking, one part changed at a time", (), (MAP, R1),
@@ -280,7 +287,8 @@ def _text_path_ablation():
             "Ablation on SynthPersonSourceVal (held-out source identities): MMET's text path "
             "without masking, one part changed at a time (image->image mAP / R1, text->image "
             "mAP / R1)", ("SynthPersonSourceVal",), SYN_MMET_METRICS, rows,
-            steps=((names[0], names[1]),) + tuple((names[1], name) for name in names[2:])))
+            steps=((names[0], names[1]),) + tuple((names[1], name) for name in names[2:-2])
+            + tuple(("L_GC weight 0.1", name) for name in names[-2:]) + ((names[0], names[-1]),)))
 
 
 AA_SEEDS = 5  # A' trains seeds 5-9 beside A's 0-4 (the default five synthetic seeds)

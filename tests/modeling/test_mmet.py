@@ -228,6 +228,36 @@ def test_fusion_reid_weight_weights_cls_m_in_the_reid_losses(weight):
     assert moved == (weight > 0)
 
 
+@pytest.mark.parametrize("weight", [0.0, 0.25])
+def test_text_reid_weight_weights_cls_t_and_its_bnneck_still_tracks_captions(weight):
+    """MODEL.MMET.TEXT_REID_WEIGHT weighs [CLS_T] in the ID and triplet means; at 0 its BNNeck
+    gets no gradient but its running statistics still follow [CLS_T] (text->image reads them),
+    and a batch of captions alone has no ID loss instead of 0/0."""
+    batch = make_batch(MIXED)
+    full, weighted = tiny_mmet(), tiny_mmet("MODEL.MMET.TEXT_REID_WEIGHT", str(weight))
+    weighted.load_state_dict(full.state_dict())
+    full.train()
+    with EventStorage(0):
+        per_group = {group[0]: full.reid_losses([group])
+                     for group in full.reid_groups(full.encode(batch), batch["targets"])}
+    for key in ("loss_cls", "loss_triplet"):
+        expected = (per_group["image"][key] + weight * per_group["text"][key] +
+                    per_group["fusion"][key]) / (2 + weight)
+        torch.testing.assert_close(run(weighted, batch)[key], expected)
+    weighted.zero_grad()
+    bn = weighted.text_heads.bottleneck[0]
+    before = bn.running_mean.clone()
+    out = run(weighted, batch)
+    (out["loss_cls"] + out["loss_triplet"]).backward()
+    assert not torch.equal(bn.running_mean, before)
+    assert (bn.weight.grad is not None and bool(bn.weight.grad.abs().sum() > 0)) == (weight > 0)
+    if weight == 0:
+        with EventStorage(0):
+            texts_only = weighted.reid_losses([g for g in weighted.reid_groups(
+                weighted.encode(batch), batch["targets"]) if g[0] == "text"])
+        assert texts_only == {}
+
+
 def test_eval_feature_fusion_needs_a_trained_cls_m_bnneck():
     with pytest.raises(ConfigError, match=r"FUSION_REID_WEIGHT"):
         MMET(load_config("configs/Demo/mmet_synth.yml", TINY + [
@@ -596,7 +626,7 @@ def test_text_to_image_metrics_with_fastreid_ranking():
     ("MODEL.MMET.TEXT_MASK_RATIO", "1.5", r"\(0, 1\)"), ("MODEL.MMET.MIM_WEIGHT", "-1.0", ">= 0"),
     ("MODEL.MMET.GC_WEIGHT", "-0.5", ">= 0"), ("MODEL.MMET.ITM_WEIGHT", "-2.0", ">= 0"),
     ("MODEL.LOSSES.TRI.SCALE", "-1.0", ">= 0"), ("MODEL.MMET.ITM_INPUTS", "both", "'masked', 'clean'"),
-    ("MODEL.MMET.FUSION_REID_WEIGHT", "-1.0", ">= 0"),
+    ("MODEL.MMET.FUSION_REID_WEIGHT", "-1.0", ">= 0"), ("MODEL.MMET.TEXT_REID_WEIGHT", "-0.1", ">= 0"),
     ("MODEL.LOSSES.NAME", "('CrossEntropyLoss', 'MaskedImageModelling')", "GlobalContrastive"),
 ])
 def test_bad_mmet_config_is_a_config_error_naming_key_and_allowed_values(key, value, allowed):

@@ -94,6 +94,8 @@ class MMET(PixelNormalization):
         self.fusion_lr_factor = cfg.MODEL.MMET.FUSION_LR_FACTOR
         self.fusion_lr_constant = cfg.MODEL.MMET.FUSION_LR_SCHEDULE == "constant"
         self.fusion_reid_weight = float(cfg.MODEL.MMET.FUSION_REID_WEIGHT)
+        self.reid_weights = {"image": 1.0, "text": float(cfg.MODEL.MMET.TEXT_REID_WEIGHT),
+                             "fusion": self.fusion_reid_weight}
         self.backbone = build_backbone(cfg)
         self.heads = build_heads(cfg)  # [CLS_I]: FastReID's name, what stage II and eval read
         self.text_heads = build_heads(cfg)  # [CLS_T]: its own BNNeck statistics
@@ -213,10 +215,12 @@ class MMET(PixelNormalization):
         return groups
 
     def reid_losses(self, groups):
-        """ID and triplet losses of every group, each the weighted mean over the groups ([CLS_M]'s
-        weight MODEL.MMET.FUSION_REID_WEIGHT, the others 1; triplet only where the group has two
-        identities, so that it has a negative). A group of one sample is left out: its BNNeck
-        cannot normalise a batch of one (a process's share of a small batch on many GPUs)."""
+        """ID and triplet losses of every group, each the weighted mean over the groups ([CLS_T]'s
+        weight MODEL.MMET.TEXT_REID_WEIGHT, [CLS_M]'s FUSION_REID_WEIGHT, [CLS_I]'s 1; triplet only
+        where the group has two identities, so that it has a negative). A group of one sample is
+        left out: its BNNeck cannot normalise a batch of one (a process's share of a small batch on
+        many GPUs). A loss whose groups all weigh 0 (a text-only batch at TEXT_REID_WEIGHT 0) is
+        not returned."""
         sums, counts = {}, {}
         for entry in groups:
             group, feats, targets, head = entry
@@ -225,14 +229,14 @@ class MMET(PixelNormalization):
             outputs = head(as_feature_map(feats), targets)
             # the image group's is FastReID's cls_accuracy; the others are logged beside it
             outputs["accuracy_name"] = "cls_accuracy" if group == "image" else f"cls_accuracy_{group}"
-            weight = self.fusion_reid_weight if group == "fusion" else 1.0
+            weight = self.reid_weights[group]
             for name in REID_LOSSES:
                 if name not in self.loss_fns or (name == TRI and entry.identities < 2):
                     continue
                 for key, value in self.loss_fns[name](outputs, {"targets": targets}).items():
                     sums[key] = sums.get(key, 0) + weight * value
                     counts[key] = counts.get(key, 0) + weight
-        return {key: sums[key] / counts[key] for key in sums}
+        return {key: sums[key] / counts[key] for key in sums if counts[key] > 0}
 
     def masked_positions(self, masked, rows, width):
         """{"index": flat positions (row-major, over ``rows`` x ``width``) of the masked entries of
