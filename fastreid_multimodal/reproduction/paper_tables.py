@@ -61,6 +61,9 @@ NO_FUSION_REID = ("MODEL.MMET.FUSION_REID_WEIGHT", "0.0")
 FUSION_REID_LOW = ("MODEL.MMET.FUSION_REID_WEIGHT", "0.1")
 TEXT_REID_LOW = ("MODEL.MMET.TEXT_REID_WEIGHT", "0.1")
 FUSION_LR_CONSTANT = ("MODEL.MMET.FUSION_LR_SCHEDULE", "constant")
+# no masking losses (MMM is the other loss on the fusion encoder) and no ID + triplet on [CLS_M]
+ITM_ALONE = ("MODEL.LOSSES.NAME", '("CrossEntropyLoss", "TripletLoss", "GlobalContrastive", "ImageTextMatching")',
+             *NO_FUSION_REID, *FUSION_LR_CONSTANT)
 PATCH_STEM, CONV_STEM = ("MODEL.VIT.STEM", "patch"), ("MODEL.VIT.STEM", "conv")
 
 
@@ -424,7 +427,9 @@ TABLES = {
     "mmet-text-path": _text_path_ablation(),
     "mmet-itm": _mmm_ablation(  # ITM learns at a constant lr on frozen encodings, not in the run
         "the fusion encoder's learning-rate schedule", ("shared (cosine)", (), ()),
-        ("constant after warm-up", FUSION_LR_CONSTANT, FUSION_LR_CONSTANT), training=("loss_itm",)),
+        ("constant after warm-up", FUSION_LR_CONSTANT, FUSION_LR_CONSTANT),
+        # nothing but ITM trains the fusion encoder: does ITM learn when nothing competes with it?
+        ("ITM alone trains the fusion encoder, constant", ITM_ALONE, ITM_ALONE), training=("loss_itm",)),
     "mmet-stem": _mmm_ablation(  # the paper's configs use the patchify stem, the demo the conv one
         "the image encoder's stem", ("patchify stem", (), PATCH_STEM),
         ("convolutional stem", CONV_STEM, ())),
