@@ -205,17 +205,24 @@ def test_reid_losses_do_not_depend_on_the_mask_ratios(model):
         assert not torch.equal(results[0][key], results[1][key]), key
 
 
-@pytest.mark.parametrize("weight", [0.0, 0.25])
-def test_fusion_reid_weight_weights_cls_m_in_the_reid_losses(weight):
-    """ID and triplet: the weighted mean of the three groups' losses, [CLS_M]'s weight
-    MODEL.MMET.FUSION_REID_WEIGHT; at 0 [CLS_M] gets no Re-ID gradient at all."""
+def weighted_and_per_group(key, weight):
+    """A mixed batch, a model with ``key`` at ``weight`` and the same weights, and each Re-ID
+    group's own losses from the unweighted model (what the weighted mean is built from)."""
     batch = make_batch(MIXED)
-    full, weighted = tiny_mmet(), tiny_mmet("MODEL.MMET.FUSION_REID_WEIGHT", str(weight))
+    full, weighted = tiny_mmet(), tiny_mmet(key, str(weight))
     weighted.load_state_dict(full.state_dict())
     full.train()
     with EventStorage(0):
         per_group = {group[0]: full.reid_losses([group])
                      for group in full.reid_groups(full.encode(batch), batch["targets"])}
+    return batch, weighted, per_group
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.25])
+def test_fusion_reid_weight_weights_cls_m_in_the_reid_losses(weight):
+    """ID and triplet: the weighted mean of the three groups' losses, [CLS_M]'s weight
+    MODEL.MMET.FUSION_REID_WEIGHT; at 0 [CLS_M] gets no Re-ID gradient at all."""
+    batch, weighted, per_group = weighted_and_per_group("MODEL.MMET.FUSION_REID_WEIGHT", weight)
     for key in ("loss_cls", "loss_triplet"):
         expected = (per_group["image"][key] + per_group["text"][key] +
                     weight * per_group["fusion"][key]) / (2 + weight)
@@ -233,13 +240,7 @@ def test_text_reid_weight_weights_cls_t_and_its_bnneck_still_tracks_captions(wei
     """MODEL.MMET.TEXT_REID_WEIGHT weighs [CLS_T] in the ID and triplet means; at 0 its BNNeck
     gets no gradient but its running statistics still follow [CLS_T] (text->image reads them),
     and a batch of captions alone has no ID loss instead of 0/0."""
-    batch = make_batch(MIXED)
-    full, weighted = tiny_mmet(), tiny_mmet("MODEL.MMET.TEXT_REID_WEIGHT", str(weight))
-    weighted.load_state_dict(full.state_dict())
-    full.train()
-    with EventStorage(0):
-        per_group = {group[0]: full.reid_losses([group])
-                     for group in full.reid_groups(full.encode(batch), batch["targets"])}
+    batch, weighted, per_group = weighted_and_per_group("MODEL.MMET.TEXT_REID_WEIGHT", weight)
     for key in ("loss_cls", "loss_triplet"):
         expected = (per_group["image"][key] + weight * per_group["text"][key] +
                     per_group["fusion"][key]) / (2 + weight)
