@@ -12,7 +12,7 @@ from ..engine.defaults import load_config
 from ..errors import ConfigError, UserError
 from ..evaluation.results import PER_QUERY_FILE
 from ..evaluation.visualize import read_metrics
-from ..utils.io import atomic_write_text
+from ..utils.io import atomic_write_gzip_json, atomic_write_text, read_gzip_json
 from .chance import chance_levels
 from .paper_tables import format_comparison
 from .statistics import MDD_SE, step
@@ -148,8 +148,15 @@ def write_results_json(table, runs, path, reference=None, keep=True):
                           for name, targets in (reference or {}).items()},
             "per_query_ap": {name: per_query.get(name, {}) for name in names}}
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    atomic_write_text(path, _dumps(data) + "\n")
+    # the per-query APs are most of the bytes: a compressed file beside the readable one
+    atomic_write_gzip_json(per_query_path(path), data["per_query_ap"])
+    atomic_write_text(path, _dumps({k: v for k, v in data.items() if k != "per_query_ap"}) + "\n")
     return data
+
+
+def per_query_path(path):
+    """Where the results JSON at ``path`` keeps its per-query APs: NAME.per_query.json.gz."""
+    return path[:-len(".json")] + ".per_query.json.gz" if path.endswith(".json") else path + ".per_query.gz"
 
 
 def _reported(table):
@@ -158,11 +165,15 @@ def _reported(table):
 
 
 def read_results_json(path):
-    """The results JSON at ``path``, or None when there is none."""
+    """The results JSON at ``path`` with its per-query APs (from the file beside it, or inline as
+    older files had them), or None when there is none."""
     if not os.path.isfile(path):
         return None
     with open(path) as f:
-        return json.load(f)
+        data = json.load(f)
+    if "per_query_ap" not in data and os.path.isfile(per_query_path(path)):
+        data["per_query_ap"] = read_gzip_json(per_query_path(path))
+    return data
 
 
 def recorded_seeds(data):

@@ -32,6 +32,18 @@ def atomic_write_json(path, obj, **dump_kwargs):
     atomic_write_text(path, json.dumps(obj, **dump_kwargs) + "\n")
 
 
+def atomic_write_gzip_json(path, obj):
+    """``obj`` as gzip-compressed JSON, byte-identical for identical ``obj`` (no time stamp)."""
+    import gzip
+    _replace_with(path, lambda f: f.write(gzip.compress(json.dumps(obj).encode(), mtime=0)), "wb")
+
+
+def read_gzip_json(path):
+    import gzip
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return json.load(f)
+
+
 def atomic_torch_save(obj, path):
     import torch
     _replace_with(path, lambda f: torch.save(obj, f), "wb")

@@ -12,7 +12,8 @@ from fastreid_multimodal.reproduction.paper_tables import MAP, R1, TABLES, forma
 from fastreid_multimodal.reproduction.planning import (
     PlannedRun, choose_rows, missing_datasets, needed_datasets, plan, prepare_synthetic_data, select)
 from fastreid_multimodal.reproduction.report import (
-    collect, format_results_json, step_significance, write_results_json, write_table)
+    collect, format_results_json, read_results_json, step_significance, write_results_json,
+    write_table)
 
 PAPERS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "papers.md")
 
@@ -267,7 +268,8 @@ def test_results_json_keeps_every_seed_and_marks_significant_steps(tmp_path):
                   open(os.path.join(run.output_dir, "results.json"), "w"))
     path = str(tmp_path / "results" / "dmf-1-synthetic.json")
     data = write_results_json(table, runs, path, {"chance": {"SynthPersonCampus": {MAP: 3.0}}})
-    assert json.load(open(path)) == data
+    assert read_results_json(path) == data  # the readable JSON and its per-query APs beside it
+    assert "per_query_ap" not in json.load(open(path))
     assert data["seeds"] == [0, 1, 2]
     assert data["rows"]["text only"]["SynthPersonCampus"] == {"mAP": [10, 12, 14], "R1": [20, 24, 28]}
     assert "Other" not in data["rows"]["text only"]  # only the table's targets

@@ -8,8 +8,8 @@ import pytest
 
 from fastreid_multimodal.reproduction.paper_tables import MAP, R1
 from fastreid_multimodal.reproduction.planning import plan, select
-from fastreid_multimodal.reproduction.report import (format_results_json, step_significance,
-                                                     write_results_json)
+from fastreid_multimodal.reproduction.report import (format_results_json, read_results_json,
+                                                     step_significance, write_results_json)
 from fastreid_multimodal.reproduction.statistics import (MDD_SE, paired_step, step,
                                                          unpaired_step)
 
@@ -99,7 +99,7 @@ def test_per_query_ap_reaches_the_results_json(tmp_path):
     os.remove(os.path.join(runs[0].output_dir, "results_per_query.json"))  # an older run
     path = str(tmp_path / "results.json")
     data = write_results_json(table, runs, path)
-    assert json.load(open(path)) == data
+    assert read_results_json(path) == data
     assert data["row_seeds"]["MMM"] == [0, 1] and data["pairing"] == "seed"
     per_query = data["per_query_ap"]["MMM"]["SynthPersonCampus"]
     assert set(data["per_query_ap"]["MMM"]) == {"SynthPersonCampus"}
