@@ -5,8 +5,9 @@ pre-train on synthetic people, test directly on real Re-ID sets).
     python tools/transfer_eval.py --config-file configs/Demo/mmet_synth.yml \\
         --train-dir output/mmet_synth --tests Market1501 DukeMTMC --output-dir output/mmet_real [KEY VALUE ...]
 
-Training runs tools/train_net.py with --resume in --train-dir (a finished training is not run
-again, so a model trained for another table is reused); the evaluation writes results.json and
+Training runs tools/train_net.py with --resume in --train-dir unless its model_final.pth is there
+(a finished training is neither run nor evaluated again, so a model trained for another table is
+reused as it is); the evaluation writes results.json and
 the per-query APs into --output-dir (the evaluation's own log in its eval/). ``--eval-opt KEY
 VALUE`` (repeatable) changes only the evaluation, e.g. which feature ranks
 (``MODEL.MMET.EVAL_FEATURE fusion``) for a model trained with the default.
@@ -44,8 +45,13 @@ def run(cmd):
 
 def main(argv=None):
     args = parse_args(argv)
-    run([sys.executable, TRAIN_NET, "--config-file", args.config_file, "--resume", *args.opts,
-         "OUTPUT_DIR", args.train_dir])
+    final = os.path.join(args.train_dir, "model_final.pth")
+    if os.path.isfile(final):  # written last and atomically: the training is complete
+        # resuming it would only evaluate it again on its own test sets (minutes per model)
+        print(f"{final}: the training is finished, not run again", flush=True)
+    else:
+        run([sys.executable, TRAIN_NET, "--config-file", args.config_file, "--resume", *args.opts,
+             "OUTPUT_DIR", args.train_dir])
     tests = "(" + "".join(f'"{name}", ' for name in args.tests) + ")"
     evaluation = os.path.join(args.output_dir, "eval")
     eval_opts = [part for pair in args.eval_opt for part in pair]
