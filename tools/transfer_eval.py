@@ -7,8 +7,7 @@ pre-train on synthetic people, test directly on real Re-ID sets).
 
 Training runs tools/train_net.py with --resume in --train-dir unless its model_final.pth is there
 (a finished training is neither run nor evaluated again, so a model trained for another table is
-reused as it is); the evaluation writes results.json and
-the per-query APs into --output-dir (the evaluation's own log in its eval/). ``--eval-opt KEY
+reused as it is); the evaluation writes results.json and the per-query APs into --output-dir (the evaluation's own log in its eval/). ``--eval-opt KEY
 VALUE`` (repeatable) changes only the evaluation, e.g. which feature ranks
 (``MODEL.MMET.EVAL_FEATURE fusion``) for a model trained with the default.
 """
@@ -56,7 +55,7 @@ def main(argv=None):
     evaluation = os.path.join(args.output_dir, "eval")
     eval_opts = [part for pair in args.eval_opt for part in pair]
     run([sys.executable, TRAIN_NET, "--config-file", args.config_file, "--eval-only", *args.opts, *eval_opts,
-         "MODEL.WEIGHTS", os.path.join(args.train_dir, "model_final.pth"), "DATASETS.TESTS", tests,
+         "MODEL.WEIGHTS", final, "DATASETS.TESTS", tests,
          "OUTPUT_DIR", evaluation])
     results = publish_results(evaluation, args.output_dir)
     print(format_table(results))
